@@ -1,0 +1,1 @@
+"""(placeholder docstring; the owning issue replaces it)."""
