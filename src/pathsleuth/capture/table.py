@@ -180,7 +180,8 @@ class PacketTable:
     def __getattr__(self, name: str) -> npt.NDArray[Any]:
         cols = self.__dict__.get("columns")
         if cols is not None and name in cols:
-            return cols[name]
+            col: npt.NDArray[Any] = cols[name]
+            return col
         raise AttributeError(name)
 
     def __getitem__(self, name: str) -> npt.NDArray[Any]:
@@ -237,7 +238,8 @@ def v4_to_halves(addr: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.uint64], 
 
 
 def is_v4mapped(hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
-    return (hi == 0) & ((lo >> np.uint64(32)) == np.uint64(0xFFFF))
+    mapped: npt.NDArray[np.bool_] = (hi == 0) & ((lo >> np.uint64(32)) == np.uint64(0xFFFF))
+    return mapped
 
 
 def format_addr(hi: int, lo: int) -> str:
