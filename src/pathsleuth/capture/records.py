@@ -83,6 +83,9 @@ class Interface:
     description: str | None = None
     #: pcapng section index (0-based) this interface belongs to
     section: int = 0
+    #: bytes of frame check sequence at the end of every frame, when the file says so
+    #: (classic pcap: FCS bits of the link-type field; pcapng: if_fcslen); None = unknown
+    fcs_len: int | None = None
 
 
 @dataclass
