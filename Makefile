@@ -41,7 +41,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(VENV)/bin/pytest
 
-test: system-deps $(STAMP) lint typecheck pytest fuzz-smoke
+test: system-deps $(STAMP) lint typecheck fuzz-smoke pytest
 
 fuzz-smoke: $(STAMP)
 	$(PY) fuzz/run_all.py --seconds 3

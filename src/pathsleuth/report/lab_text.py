@@ -57,20 +57,38 @@ def render_lab_run(run: LabRun, console: Console) -> None:
 
 
 def render_lab_up(up: LabUp, console: Console) -> None:
-    console.print(f"lab {up.prefix} is up (scenario {up.scenario})", highlight=False)
+    console.print(
+        f"lab {up.prefix} is up (scenario {up.scenario})", highlight=False, soft_wrap=True
+    )
     for node, ns in up.namespaces.items():
-        console.print(f"  {node:<8} ip netns exec {ns} bash", highlight=False)
-    console.print(f"  client {up.client_addr} -> server {up.server_addr} port 25", highlight=False)
+        console.print(f"  {node:<8} ip netns exec {ns} bash", highlight=False, soft_wrap=True)
+    console.print(
+        f"  client {up.client_addr} -> server {up.server_addr} port 25",
+        highlight=False,
+        soft_wrap=True,
+    )
     if up.postfix_config is not None:
         console.print(
             f"  Postfix: ip netns exec {up.namespaces['client']} postqueue -c {up.postfix_config} -p",
             highlight=False,
+            soft_wrap=True,
         )
-    console.print(f"  remove it with: pathsleuth lab down --prefix {up.prefix}", highlight=False)
+        console.print(
+            "  Postfix listens on 127.0.0.1:25 in the client namespace and relays to the server",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"  remove it with: pathsleuth lab down --prefix {up.prefix}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def render_lab_down(names: Sequence[str], console: Console) -> None:
     if not names:
-        console.print("no lab namespaces found", highlight=False)
+        console.print("no lab namespaces found", highlight=False, soft_wrap=True)
         return
-    console.print(f"removed {len(names)} namespace(s): {', '.join(names)}", highlight=False)
+    console.print(
+        f"removed {len(names)} namespace(s): {', '.join(names)}", highlight=False, soft_wrap=True
+    )

@@ -1,0 +1,170 @@
+"""`make bench`: pathsleuth against tshark on the same files, in the same run.
+
+Generates the shared synthetic captures with ../shared/bench/gen_pcap.py (100 k and 2 M
+packets; 10 M with BENCH_LARGE=1), then for each file times, in separate processes so
+that peak RSS is measured per run (os.wait4):
+
+* decode: pathsleuth's capture engine (read + dissect every chunk, columns as in issue 2)
+  vs `tshark -T fields -e frame.number -e ip.src ...` extracting the same fields;
+* analyze: pathsleuth's full analysis (decode + connections + diagnosis) vs
+  `tshark -Y tcp.analysis.retransmission`;
+* logs: a synthetic Postfix log triaged by the mail-log analyser (1 GB with BENCH_LARGE=1,
+  else 200 MB).
+
+Prints packets/s, the speed ratio against tshark and peak RSS, and writes
+bench/out/results.json. Nothing here is a test: speed is never asserted, only reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+GEN = ROOT.parent / "shared" / "bench" / "gen_pcap.py"
+WORKER = HERE / "worker.py"
+
+SIZES = [100_000, 2_000_000]
+LARGE = 10_000_000
+TSHARK_FIELDS = [
+    "frame.number", "frame.time_epoch", "frame.len", "ip.src", "ip.dst", "ipv6.src",
+    "ipv6.dst", "ip.ttl", "ip.flags.df", "ip.len", "tcp.srcport", "tcp.dstport",
+    "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value", "tcp.len",
+    "tcp.options.mss_val", "tcp.options.wscale.shift", "tcp.options.timestamp.tsval",
+    "icmp.type", "icmp.code", "icmp.mtu",
+]
+
+
+@dataclass
+class Run:
+    what: str
+    tool: str
+    file: str
+    packets: int
+    seconds: float
+    peak_rss_mb: float
+    ok: bool
+    note: str = ""
+
+    @property
+    def pps(self) -> float:
+        return self.packets / self.seconds if self.seconds > 0 else 0.0
+
+
+def timed(cmd: list[str], *, stdout_to_null: bool = True, timeout: float = 3600) -> tuple[float, float, int, str]:
+    """Run cmd; return (wall seconds, peak RSS MiB, exit status, stdout)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL if stdout_to_null else subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out = ""
+    if not stdout_to_null:
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    dt = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.stderr is not None:
+        err = proc.stderr.read()
+        if proc.returncode != 0:
+            print(err[-2000:], file=sys.stderr)
+    return dt, usage.ru_maxrss / 1024.0, proc.returncode, out
+
+
+def generate(n: int) -> tuple[Path, Path]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    pcap = OUT / f"gen-{n}.pcap"
+    truth = OUT / f"gen-{n}.json"
+    if not (pcap.exists() and truth.exists()):
+        print(f"generating {pcap.name} ...", flush=True)
+        subprocess.run(
+            [sys.executable, str(GEN), "--seed", "7", "--packets", str(n),
+             "--out", str(pcap), "--truth", str(truth)],
+            check=True,
+        )
+    return pcap, truth
+
+
+def bench_file(pcap: Path, runs: list[Run]) -> None:
+    n = json.loads(pcap.with_suffix(".json").read_text())["counts"]["packets"]
+    for what in ("decode", "analyze"):
+        _, rss, rc, out = timed(
+            [sys.executable, str(WORKER), what, str(pcap)], stdout_to_null=False
+        )
+        res = json.loads(out) if rc == 0 and out.strip() else {}
+        runs.append(
+            Run(what, "pathsleuth", pcap.name, res.get("packets", n), res.get("seconds", 0.0),
+                rss, rc == 0, res.get("note", ""))
+        )
+        print(f"  pathsleuth {what:8s} {runs[-1].seconds:8.2f} s  {runs[-1].pps / 1e6:7.2f} Mpkt/s  "
+              f"{rss:8.0f} MiB  {runs[-1].note}", flush=True)
+    if shutil.which("tshark") is None:
+        print("  tshark not installed: no comparison")
+        return
+    cmds = {
+        "decode": ["tshark", "-n", "-r", str(pcap), "-T", "fields"]
+        + [a for f in TSHARK_FIELDS for a in ("-e", f)],
+        "analyze": ["tshark", "-n", "-r", str(pcap), "-Y", "tcp.analysis.retransmission"],
+    }
+    for what, cmd in cmds.items():
+        dt, rss, rc, _ = timed(cmd)
+        runs.append(Run(what, "tshark", pcap.name, n, dt, rss, rc == 0))
+        print(f"  tshark     {what:8s} {dt:8.2f} s  {n / dt / 1e6:7.2f} Mpkt/s  {rss:8.0f} MiB",
+              flush=True)
+
+
+def bench_logs(size: int, runs: list[Run]) -> dict[str, object]:
+    sys.path.insert(0, str(HERE))
+    try:
+        import logs  # type: ignore[import-not-found]
+    except ImportError:
+        return {"error": "bench/logs.py missing"}
+    finally:
+        sys.path.pop(0)
+    res: dict[str, object] = logs.run(OUT, size)
+    return res
+
+
+def main() -> int:
+    large = os.environ.get("BENCH_LARGE", "") not in ("", "0")
+    sizes = SIZES + ([LARGE] if large else [])
+    runs: list[Run] = []
+    for n in sizes:
+        pcap, _ = generate(n)
+        print(f"{pcap.name}: {pcap.stat().st_size / 1e9:.2f} GB", flush=True)
+        bench_file(pcap, runs)
+    log_size = (1 << 30) if large else (200 << 20)
+    print(f"mail log triage ({log_size >> 20} MiB synthetic Postfix log) ...", flush=True)
+    logres = bench_logs(log_size, runs)
+    print(f"  {logres}")
+
+    print("\nsummary (ratio = tshark time / pathsleuth time, same file, same run)")
+    by = {(r.what, r.tool, r.file): r for r in runs}
+    for r in runs:
+        if r.tool != "pathsleuth":
+            continue
+        t = by.get((r.what, "tshark", r.file))
+        ratio = f"{t.seconds / r.seconds:6.1f}x" if t and r.seconds > 0 and t.ok else "   n/a"
+        print(f"  {r.file:18s} {r.what:8s} {r.pps / 1e6:6.2f} Mpkt/s  ratio {ratio}  "
+              f"peak RSS {r.peak_rss_mb:6.0f} MiB")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(
+        json.dumps({"runs": [asdict(r) | {"pps": r.pps} for r in runs], "logs": logres},
+                   indent=1, default=str)
+    )
+    return 0 if all(r.ok for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

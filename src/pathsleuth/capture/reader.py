@@ -1,0 +1,87 @@
+"""Open a path and stream `PacketTable` chunks: the capture engine's one entry point.
+
+`iter_captures(path)` yields one `Capture` per capture stream in the path (a plain or
+compressed file, stdin, or each capture member of a tar/zip archive). A `Capture`'s
+`tables()` reads the stream chunk by chunk (`formats.open_reader`), dissects each
+`RecordBatch` (`dissect.dissect`) and yields the tables, so memory stays bounded by the
+chunk size whatever the file size. Streams inside an archive are sequential: finish one
+capture's tables before asking for the next capture.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from pathsleuth.capture.chunks import DEFAULT_CHUNK_BYTES
+from pathsleuth.capture.dissect import dissect
+from pathsleuth.capture.formats import open_reader
+from pathsleuth.capture.records import CaptureInfo
+from pathsleuth.capture.sources import open_captures
+from pathsleuth.capture.table import PacketTable, concat
+from pathsleuth.inputs import DEFAULT_LIMITS, Limits, NamedStream, sniff_compression
+
+#: progress callback: (decompressed bytes read so far, total bytes if known)
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class Capture:
+    """One capture stream, ready to be read as packet-table chunks."""
+
+    name: str
+    stream: NamedStream
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    total_bytes: int | None = None
+    skipped_members: list[str] = field(default_factory=list)
+    info: CaptureInfo | None = None
+
+    def tables(self, progress: Progress | None = None) -> Iterator[PacketTable]:
+        """Dissected chunks in frame order; `info` is filled as the reader goes."""
+        reader = open_reader(self.stream, self.name, chunk_bytes=self.chunk_bytes)
+        self.info = reader.info
+        for batch in reader.batches():
+            table = dissect(batch, name=self.name)
+            if progress is not None:
+                progress(reader.info.bytes_read, self.total_bytes)
+            yield table
+        if progress is not None:  # done: lets a progress display finish and clear
+            progress(reader.info.bytes_read, reader.info.bytes_read)
+
+    def read_all(self, progress: Progress | None = None) -> PacketTable:
+        """The whole capture as one table (analysis needs every packet of a flow)."""
+        return concat(list(self.tables(progress)))
+
+
+def iter_captures(
+    path: str,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[Capture]:
+    """Every capture stream in `path`; raises `BadInput` for unreadable input."""
+    with open_captures(path, limits=limits) as members:
+        for stream in members:
+            total = _plain_size(path) if members.archive is None else None
+            yield Capture(
+                name=stream.name,
+                stream=stream,
+                chunk_bytes=chunk_bytes,
+                total_bytes=total,
+                skipped_members=[f"{s.name} ({s.reason})" for s in members.skipped],
+            )
+
+
+def _plain_size(path: str) -> int | None:
+    """Size of an uncompressed regular file, for progress; None when unknown."""
+    if path == "-":
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+        if sniff_compression(head) is not None:
+            return None
+        return os.path.getsize(path)
+    except OSError:
+        return None
