@@ -7,7 +7,7 @@ nothing; it takes a `ProbeRun` (probe/run.py) or a `FixCheck` (probe/fixcheck.py
 
 JSON of `probe`: ``{"schema_version", "command": "probe", "target", "port",
 "destinations": [{"address", "family", "host", "mx_preference", "errors": [...],
-"trace": {"first_mtu", "path_mtu", "path_mtu_high", "reached", "stop", "probes_sent",
+"notes": [...], "trace": {"method", "first_mtu", "path_mtu", "path_mtu_high", "reached", "stop", "probes_sent",
 "hops": [{"ttl", "address", "rtts_ms", "mtu", "destination", "unreachable",
 "lost_sizes"}], "drops": [{"after_ttl", "router", "mtu", "announced"}], "blackhole":
 {"after_ttl", "router", "next_hop", "mtu_low", "mtu_high"} | null} | null, "smtp":
@@ -78,6 +78,7 @@ def _dest_dict(r: DestinationResult) -> dict[str, Any]:
         "host": d.host,
         "mx_preference": d.preference,
         "errors": list(r.errors),
+        "notes": list(r.notes),
         "trace": _trace_dict(r.trace) if r.trace else None,
         "smtp": _smtp_dict(r.smtp) if r.smtp else None,
         "findings": [f.to_dict() for f in r.findings],
@@ -123,7 +124,8 @@ def fixcheck_json(fc: FixCheck) -> str:
 
 
 def _trace_text(t: PathTrace) -> list[str]:
-    lines = [f"  hop trace (UDP, DF, first probe {t.first_mtu} bytes):"]
+    kind = "ICMP echo" if t.method == "icmp" else "UDP"
+    lines = [f"  hop trace ({kind}, DF, first probe {t.first_mtu} bytes):"]
     drops = {d.after_ttl: d for d in t.drops}
     for h in t.hops:
         if h.address is None:
@@ -182,8 +184,17 @@ def _smtp_text(s: SmtpProbe) -> list[str]:
     return lines
 
 
-def _finding_text(f: Finding) -> list[str]:
-    return [f"  [{f.severity}] {f.verdict}: {f.summary}"]
+def _finding_text(f: Finding, shown: set[str]) -> list[str]:
+    """The finding and its advice; advice already shown for this destination is not repeated."""
+    lines = [f"  [{f.severity}] {f.verdict}: {f.summary}"]
+    new = [a for a in f.advice if a.title not in shown]
+    if len(new) < len(f.advice):
+        lines.append("    fixes: as above" + (", and:" if new else ""))
+    for a in new:
+        shown.add(a.title)
+        lines.append(f"    fix {a.rank}. {a.title} ({a.where})")
+        lines += [f"         $ {c}" for c in a.commands]
+    return lines
 
 
 def probe_text(run: ProbeRun) -> str:
@@ -199,9 +210,11 @@ def probe_text(run: ProbeRun) -> str:
             out += _trace_text(r.trace)
         for e in r.errors:
             out.append(f"  error: {e}")
+        out += [f"  note: {n}" for n in r.notes]
         if r.findings:
+            shown: set[str] = set()
             for f in r.findings:
-                out += _finding_text(f)
+                out += _finding_text(f, shown)
         elif not r.errors:
             out.append("  no path-MTU problem found")
         out.append("")
