@@ -1,0 +1,1 @@
+"""Tests of pathsleuth.maillog, one module per source module."""
