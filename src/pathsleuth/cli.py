@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -60,9 +60,163 @@ def _progress_callback() -> Callable[[int, int | None], None] | None:
 # ---- end decode --------------------------------------------------------------------
 
 # ---- analyze (tcp/ + diagnose/) -----------------------------------------------------
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines (the versioned contract), html with charts",
+)
+@click.option("--all", "show_all", is_flag=True, help="also list healthy connections")
+@click.option(
+    "--flow",
+    "flow_expr",
+    metavar="EXPR",
+    help="only this flow: ADDR, ADDR:PORT, :PORT, A:P-B:Q, or #CONNECTION_ID",
+)
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    type=click.Path(),
+    help="mail-server log(s) to join with the capture (repeatable)",
+)
+@click.option("--date", "log_date", help="date for GWIA logs without one (YYYY-MM-DD)")
+@click.option("-o", "--output", type=click.Path(), help="write the report to a file")
+def analyze(
+    files: tuple[str, ...],
+    fmt: str,
+    show_all: bool,
+    flow_expr: str | None,
+    logs: tuple[str, ...],
+    log_date: str | None,
+    output: str | None,
+) -> None:
+    """Diagnose stalled TCP transfers in captures: PMTU black holes and their look-alikes.
+
+    Exit status: 0 no error-severity finding, 1 at least one, 2 bad input.
+    """
+    from rich.console import Console
+
+    from pathsleuth.diagnose.model import Severity
+    from pathsleuth.pipeline import FlowFilter, analyze_paths
+
+    try:
+        flow_filter = FlowFilter.parse(flow_expr) if flow_expr else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--flow") from exc
+    result = analyze_paths(files, progress=_progress_callback(), flow_filter=flow_filter)
+    joined = None
+    if logs:
+        from pathsleuth.pipeline import join_logs
+
+        joined = join_logs(result, logs, day=_parse_date(log_date))
+    out = open(output, "w", encoding="utf-8") if output else None  # noqa: SIM115
+    try:
+        if fmt == "json":
+            import json
+
+            from pathsleuth.report.analyze_json import analyze_document
+
+            doc = analyze_document(result)
+            if joined is not None:
+                from pathsleuth.report.maillog import logs_document, matches_document
+
+                doc["mail_log"] = {
+                    "triage": logs_document(joined[0]),
+                    "correlation": matches_document(joined[1]),
+                }
+            click.echo(json.dumps(doc, indent=2, allow_nan=False), file=out)
+        elif fmt == "html":
+            from pathsleuth.report.html import render_analyze_html
+
+            click.echo(render_analyze_html(result, _seq_points(result)), file=out)
+        else:
+            from pathsleuth.report.analyze_text import render_analyze_text
+
+            console = Console(file=out) if out else Console()
+            render_analyze_text(result, console, show_all=show_all)
+            if joined is not None:
+                from pathsleuth.report.maillog import render_logs_text, render_matches_text
+
+                console.rule("mail log")
+                render_logs_text(joined[0], console)
+                console.rule("log attempts in the capture")
+                render_matches_text(joined[1], console)
+    finally:
+        if out:
+            out.close()
+    if any(f.severity == Severity.ERROR for f in result.findings):
+        set_exit_status(1)
+
+
+def _parse_date(text: str | None) -> Any:
+    import datetime
+
+    if text is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not YYYY-MM-DD", param_hint="--date") from exc
+
+
+def _seq_points(result: Any) -> dict[tuple[str, int], list[Any]]:
+    from pathsleuth.report.views import SeqPoint
+
+    return {k: [SeqPoint(*p) for p in pts] for k, pts in result.points.items()}
+
+
 # ---- end analyze -------------------------------------------------------------------
 
 # ---- logs (maillog/) ----------------------------------------------------------------
+@cli.command("logs")
+@click.argument("logs", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Terminal report or the versioned JSON document (schema/logs.schema.json).",
+)
+@click.option(
+    "--date",
+    "log_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Date of the first line for logs without one (GWIA), and the year for syslog stamps.",
+)
+@click.option(
+    "--destination",
+    default=None,
+    help="Only attempts to this domain, host or IP (subdomains included).",
+)
+def logs_cmd(
+    logs: tuple[str, ...], out_format: str, log_date: object, destination: str | None
+) -> None:
+    """Triage mail logs (Postfix, Sendmail, Exim, GroupWise GWIA; compressed, rotated, '-')."""
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from pathsleuth.errors import EXIT_FINDING
+    from pathsleuth.maillog.analysis import analyze_logs
+    from pathsleuth.report.maillog import render_logs_json, render_logs_text
+
+    day = log_date.date() if isinstance(log_date, datetime) else None
+    analysis = analyze_logs(logs, day=day, destination=destination)
+    if out_format == "json":
+        click.echo(render_logs_json(analysis), nl=False)
+    else:
+        render_logs_text(analysis, Console())
+    if analysis.has_suspect:
+        set_exit_status(EXIT_FINDING)
+
+
 # ---- end logs ----------------------------------------------------------------------
 
 

@@ -8,10 +8,17 @@ an optional callback so that the caller (the CLI) decides how to show it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
 
 from pathsleuth.capture.reader import Progress, iter_captures
 from pathsleuth.capture.summary import CaptureSummary, SummaryBuilder
+from pathsleuth.capture.table import concat, parse_addr
+from pathsleuth.diagnose.engine import AnalysisResult, analyze_table, merge_all
+from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
+from pathsleuth.maillog.correlate import Match, correlate
 
 
 def decode_paths(
@@ -24,3 +31,152 @@ def decode_paths(
             for table in cap.tables(progress):
                 builder.add(table)
             yield builder.finish(cap.info, skipped_members=cap.skipped_members)
+
+
+def analyze_paths(
+    paths: Iterable[str],
+    *,
+    progress: Progress | None = None,
+    flow_filter: FlowFilter | None = None,
+) -> AnalysisResult:
+    """Decode, rebuild connections and diagnose every capture in `paths`."""
+    results = []
+    for path in paths:
+        for cap in iter_captures(path):
+            builder = SummaryBuilder(cap.name)
+            chunks = []
+            for table in cap.tables(progress):
+                builder.add(table)
+                chunks.append(table)
+            table = concat(chunks)
+            del chunks
+            result = analyze_table(table, file=cap.name)
+            result.files = [builder.finish(cap.info, skipped_members=cap.skipped_members)]
+            results.append(result)
+    merged = merge_all(results)
+    if flow_filter is not None:
+        merged = flow_filter.apply(merged)
+    return merged
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One side of a `--flow` expression: an address, a port, or both."""
+
+    addr: tuple[int, int] | None
+    port: int | None
+
+    def matches(self, addr: str, port: int) -> bool:
+        if self.port is not None and port != self.port:
+            return False
+        return self.addr is None or parse_addr(addr) == self.addr
+
+
+@dataclass(frozen=True)
+class FlowFilter:
+    """`--flow EXPR`: which connections (and their findings) to keep.
+
+    EXPR is one endpoint (``192.0.2.7``, ``192.0.2.7:25``, ``[2001:db8::1]:25``, ``:25``)
+    matching either side, or two joined by ``-`` or ``,`` matching both sides in either
+    order (``192.0.2.1:51064-203.0.113.9:25``), or a connection id (``#12``).
+    """
+
+    sides: tuple[Endpoint, ...] = ()
+    connection_id: int | None = None
+
+    @classmethod
+    def parse(cls, expr: str) -> FlowFilter:
+        expr = expr.strip()
+        if expr.startswith("#") and expr[1:].isdigit():
+            return cls(connection_id=int(expr[1:]))
+        parts = re.split(r"\s*[,\s]\s*|(?<=[\d\]])-(?=[\d\[:])", expr)
+        parts = [p for p in parts if p]
+        if not 1 <= len(parts) <= 2:
+            raise ValueError(f"--flow {expr!r}: expected ENDPOINT or ENDPOINT-ENDPOINT")
+        return cls(sides=tuple(_parse_endpoint(p) for p in parts))
+
+    def keeps(self, file: str, cid: int, src: str, sport: int, dst: str, dport: int) -> bool:
+        if self.connection_id is not None:
+            return cid == self.connection_id
+        a, b = (src, sport), (dst, dport)
+        if len(self.sides) == 1:
+            return self.sides[0].matches(*a) or self.sides[0].matches(*b)
+        x, y = self.sides
+        return (x.matches(*a) and y.matches(*b)) or (x.matches(*b) and y.matches(*a))
+
+    def apply(self, result: AnalysisResult) -> AnalysisResult:
+        keep = {
+            (c.file, c.id)
+            for c in result.connections
+            if self.keeps(c.file, c.id, c.src, c.sport, c.dst, c.dport)
+        }
+        result.connections = [c for c in result.connections if (c.file, c.id) in keep]
+        result.findings = [f for f in result.findings if (f.file, f.connection_id) in keep]
+        result.points = {k: v for k, v in result.points.items() if k in keep}
+        return result
+
+
+def _parse_endpoint(text: str) -> Endpoint:
+    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](?::(\d+))?", text)
+    if m:
+        addr, port = m.group(1), m.group(2)
+    elif text.startswith(":") and text[1:].isdigit():
+        addr, port = None, text[1:]
+    elif text.isdigit():
+        addr, port = None, text
+    elif text.count(":") == 1:
+        addr, port = text.split(":")
+    else:
+        addr, port = text, None
+    try:
+        parsed = parse_addr(addr) if addr else None
+    except ValueError as exc:
+        raise ValueError(f"--flow: {text!r} is not an address[:port]") from exc
+    if port is not None and not 0 <= int(port) <= 65535:
+        raise ValueError(f"--flow: port {port} out of range")
+    return Endpoint(parsed, int(port) if port is not None else None)
+
+
+@dataclass(frozen=True)
+class _ConnectionRef:
+    """A capture connection as `maillog.correlate` sees it (its `ConnectionLike`)."""
+
+    dst: str
+    dport: int
+    start_ts: float
+    end_ts: float
+    connection_id: int | str
+    verdict: str | None
+
+
+def join_logs(
+    result: AnalysisResult, logs: Iterable[str], *, day: date | None = None
+) -> tuple[LogAnalysis, list[Match]]:
+    """Triage the mail logs and tie each failing delivery attempt to its connection.
+
+    The verdict reported for a connection is its most severe finding's, or None when the
+    capture shows it healthy. Connection ids are prefixed with the file name when several
+    captures were analysed.
+    """
+    logs_result = analyze_logs(list(logs), day=day)
+    severity_rank = {"error": 0, "warning": 1, "info": 2}
+    worst: dict[tuple[str, int], tuple[int, str]] = {}
+    for f in result.findings:
+        key = (f.file, f.connection_id)
+        rank = severity_rank.get(f.severity.value, 3)
+        if key not in worst or rank < worst[key][0]:
+            worst[key] = (rank, f.verdict.value)
+    several = len({c.file for c in result.connections}) > 1
+    refs = [
+        _ConnectionRef(
+            dst=c.dst,
+            dport=c.dport,
+            start_ts=c.start_ts,
+            end_ts=c.end_ts,
+            connection_id=f"{c.file}#{c.id}" if several else c.id,
+            verdict=worst.get((c.file, c.id), (0, None))[1],
+        )
+        for c in result.connections
+    ]
+    matches = correlate(logs_result.triage.failing_attempts, refs)
+    return logs_result, matches

@@ -85,3 +85,22 @@ def _plain_size(path: str) -> int | None:
         return os.path.getsize(path)
     except OSError:
         return None
+
+
+@dataclass
+class LoadedCapture:
+    """A capture read whole: its name, what the reader learnt, and every packet."""
+
+    name: str
+    info: CaptureInfo
+    table: PacketTable
+
+
+def load(path: str, *, limits: Limits = DEFAULT_LIMITS) -> list[LoadedCapture]:
+    """Every capture in `path`, each read whole (tests, small files, library users)."""
+    out = []
+    for cap in iter_captures(path, limits=limits):
+        table = cap.read_all()
+        assert cap.info is not None
+        out.append(LoadedCapture(cap.name, cap.info, table))
+    return out
