@@ -23,7 +23,7 @@ def warm_up() -> None:
     buf = io.BytesIO()
     w = PcapWriter(buf, 1)
     for i in range(4):
-        w.write(craft.frame(1, craft.tcp4("192.0.2.1", "192.0.2.2", 1000, 25, seq=i)), i)
+        w.write(craft.frame(1, craft.tcp("192.0.2.1", "192.0.2.2", 1000, 25, seq=i)), i)
     import tempfile
 
     with tempfile.NamedTemporaryFile(suffix=".pcap") as f:

@@ -50,6 +50,8 @@ ET_MPLS_MC = 0x8848
 #: PPP protocol numbers (RFC 1332, RFC 5072)
 PPP_IPV4 = 0x0021
 PPP_IPV6 = 0x0057
+PPP_MPLS_UC = 0x0281  # RFC 3032 section 4.3
+PPP_MPLS_MC = 0x0283
 #: IP protocol numbers (IANA)
 P_HOPOPT, P_ICMP, P_IPIP, P_TCP, P_UDP, P_IPV6 = 0, 1, 4, 6, 17, 41
 P_ROUTING, P_FRAGMENT, P_AH, P_ICMPV6, P_NONE, P_DSTOPTS = 43, 44, 51, 58, 59, 60
@@ -301,7 +303,14 @@ def _walk(
                 wend = min(wend, q + 6 + _be16(b, q + 4))
                 clamp = True
                 q += 8
-                et = ET_IPV4 if proto == PPP_IPV4 else (ET_IPV6 if proto == PPP_IPV6 else 0)
+                if proto == PPP_IPV4:
+                    et = ET_IPV4
+                elif proto == PPP_IPV6:
+                    et = ET_IPV6
+                elif proto == PPP_MPLS_UC or proto == PPP_MPLS_MC:
+                    et = ET_MPLS_UC
+                else:
+                    et = 0
             if et == ET_MPLS_UC or et == ET_MPLS_MC:
                 et = 0
                 for _m in range(MAX_MPLS_LABELS):
