@@ -20,7 +20,7 @@ with atheris.instrument_imports(exclude=["pathsleuth.capture.dissect"]):
     from pathsleuth.capture import linktypes as LT
     from pathsleuth.capture.records import RecordBatch
 
-from pathsleuth.capture.dissect import dissect  # noqa: E402
+from pathsleuth.capture.dissect import dissect
 
 LINKS = [*sorted(LT.SUPPORTED), 105]
 #: Ethernet + IPv4 header claiming ICMP, and + IPv6 claiming TCP: prefixes for the fuzz bytes

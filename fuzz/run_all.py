@@ -59,8 +59,11 @@ def main() -> int:
                 continue
             dt = time.monotonic() - t0
             runs = next(
-                (ln.split(":")[-1].strip() for ln in proc.stderr.splitlines()
-                 if "stat::number_of_executed_units" in ln),
+                (
+                    ln.split(":")[-1].strip()
+                    for ln in proc.stderr.splitlines()
+                    if "stat::number_of_executed_units" in ln
+                ),
                 "?",
             )
             if proc.returncode != 0:

@@ -21,8 +21,15 @@ from pathsleuth.capture.records import RecordBatch
 from pathsleuth.capture.table import PacketTable, Status, format_addr
 
 LINKS = [
-    LT.LINKTYPE_ETHERNET, LT.LINKTYPE_RAW, LT.DLT_RAW_12, LT.DLT_RAW_14, LT.LINKTYPE_LINUX_SLL,
-    LT.LINKTYPE_LINUX_SLL2, LT.LINKTYPE_NULL, LT.LINKTYPE_LOOP, LT.LINKTYPE_PPP,
+    LT.LINKTYPE_ETHERNET,
+    LT.LINKTYPE_RAW,
+    LT.DLT_RAW_12,
+    LT.DLT_RAW_14,
+    LT.LINKTYPE_LINUX_SLL,
+    LT.LINKTYPE_LINUX_SLL2,
+    LT.LINKTYPE_NULL,
+    LT.LINKTYPE_LOOP,
+    LT.LINKTYPE_PPP,
 ]
 
 
@@ -75,11 +82,19 @@ def specs(draw: st.DrawFn) -> Spec:
     link = draw(st.sampled_from(LINKS))
     eth = link == LT.LINKTYPE_ETHERNET
     return Spec(
-        link=link, src=draw(addr), dst=draw(addr), sport=draw(port), dport=draw(port),
-        seq=draw(u32), ack=draw(u32), flags=draw(st.integers(0, 0x1FF)),
-        payload=draw(st.integers(0, 1500)), ttl=draw(st.integers(1, 255)),
+        link=link,
+        src=draw(addr),
+        dst=draw(addr),
+        sport=draw(port),
+        dport=draw(port),
+        seq=draw(u32),
+        ack=draw(u32),
+        flags=draw(st.integers(0, 0x1FF)),
+        payload=draw(st.integers(0, 1500)),
+        ttl=draw(st.integers(1, 255)),
         df=draw(st.booleans()) if not six else False,
-        mss=draw(st.none() | st.integers(1, 65535)), wscale=draw(st.none() | st.integers(0, 14)),
+        mss=draw(st.none() | st.integers(1, 65535)),
+        wscale=draw(st.none() | st.integers(0, 14)),
         ts=draw(st.none() | st.tuples(u32, u32)),
         sack=draw(st.lists(st.tuples(u32, u32), max_size=3)),
         vlans=draw(st.lists(st.integers(1, 4094), max_size=3)) if eth else [],
@@ -105,8 +120,18 @@ def build(s: Spec) -> bytes:
         ip_kw["df"] = s.df
     else:
         ip_kw["ext"] = [(t, b"") for t in s.ext]
-    pkt = craft.tcp(s.src, s.dst, s.sport, s.dport, seq=s.seq, ack=s.ack, flags=s.flags,
-                    options=opts, payload_len=s.payload, **ip_kw)
+    pkt = craft.tcp(
+        s.src,
+        s.dst,
+        s.sport,
+        s.dport,
+        seq=s.seq,
+        ack=s.ack,
+        flags=s.flags,
+        options=opts,
+        payload_len=s.payload,
+        **ip_kw,
+    )
     if s.tunnel:
         pkt = craft.tunnel("192.0.2.250", "192.0.2.251", pkt)
     if s.link == LT.LINKTYPE_ETHERNET:
@@ -145,7 +170,11 @@ def test_round_trip_tcp(s: Spec) -> None:
 @settings(max_examples=150, deadline=None)
 @given(six=st.booleans(), mtu=st.integers(68, 9000), seq=u32, quote=st.integers(8, 600))
 def test_icmp_error_quotes_the_flow(six: bool, mtu: int, seq: int, quote: int) -> None:
-    a, b, r = ("2001:db8::1", "2001:db8::2", "2001:db8:ff::1") if six else ("192.0.2.1", "198.51.100.2", "203.0.113.1")
+    a, b, r = (
+        ("2001:db8::1", "2001:db8::2", "2001:db8:ff::1")
+        if six
+        else ("192.0.2.1", "198.51.100.2", "203.0.113.1")
+    )
     seg = craft.tcp(a, b, 40000, 25, seq=seq, flags="PA", payload_len=1448)
     hdr = 40 if six else 20
     if six:
@@ -169,7 +198,10 @@ def test_icmp_error_quotes_the_flow(six: bool, mtu: int, seq: int, quote: int) -
 
 def test_quote_of_four_transport_bytes_has_ports_but_no_seq() -> None:
     seg = craft.tcp("192.0.2.1", "198.51.100.2", 1, 2, seq=7)
-    t = one(craft.frame(101, craft.frag_needed("203.0.113.1", "192.0.2.1", 1400, seg, quote_len=24)), 101)
+    t = one(
+        craft.frame(101, craft.frag_needed("203.0.113.1", "192.0.2.1", 1400, seg, quote_len=24)),
+        101,
+    )
     assert (t.q_sport[0], t.q_dport[0]) == (1, 2)
     assert not t.q_has_seq[0]
 
@@ -199,7 +231,13 @@ def test_ipv4_options_and_fragments() -> None:
 
 def test_ipv6_fragment_header_fields() -> None:
     seg = craft.tcp_segment("2001:db8::1", "2001:db8::2", 1, 2)
-    pkt = craft.ipv6("2001:db8::1", "2001:db8::2", 6, seg, ext=[(44, craft.ipv6_fragment_body(0, False, 0xABCDEF01))])
+    pkt = craft.ipv6(
+        "2001:db8::1",
+        "2001:db8::2",
+        6,
+        seg,
+        ext=[(44, craft.ipv6_fragment_body(0, False, 0xABCDEF01))],
+    )
     t = one(craft.frame(101, pkt), 101)
     assert t.ip_id[0] == 0xABCDEF01 and t.sport[0] == 1 and t.ip_hdr_len[0] == 48
 
@@ -211,11 +249,15 @@ def test_truncated_and_malformed_are_flagged_not_fatal() -> None:
         good[:40],  # TCP header cut
         good[:60],  # payload cut by the snaplen: fine
         craft.ethernet(craft.ipv4("192.0.2.1", "192.0.2.2", 6, b"\0" * 20, total_length=12336)),
-        craft.ethernet(craft.ipv4("192.0.2.1", "192.0.2.2", 6, b"\0" * 20)[:0] + bytes([0x43]) + bytes(39)),
+        craft.ethernet(
+            craft.ipv4("192.0.2.1", "192.0.2.2", 6, b"\0" * 20)[:0] + bytes([0x43]) + bytes(39)
+        ),
         good,
     ]
     wire = [len(good), len(good), len(good), None, None, len(good)]
-    b = RecordBatch.from_frames(frames, 1, wire_len=[w or len(f) for w, f in zip(wire, frames, strict=True)])
+    b = RecordBatch.from_frames(
+        frames, 1, wire_len=[w or len(f) for w, f in zip(wire, frames, strict=True)]
+    )
     t = dissect(b)
     assert t.status[0] & Status.TRUNCATED
     assert t.status[1] & Status.TRUNCATED

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pathsleuth.capture.reader import load
-from pathsleuth.capture.table import Status, format_addr
+from pathsleuth.capture.table import PacketTable, Status, format_addr
 
 pytestmark = [
     pytest.mark.corpus,
@@ -23,26 +23,64 @@ pytestmark = [
 ]
 
 FIELDS = [
-    "frame.number", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "ip.ttl", "ipv6.hlim",
-    "ip.flags.df", "ip.len", "ipv6.plen", "tcp.srcport", "tcp.dstport", "tcp.seq_raw",
-    "tcp.ack_raw", "tcp.flags", "tcp.window_size_value", "tcp.len", "tcp.options.mss_val",
-    "tcp.options.wscale.shift", "tcp.options.timestamp.tsval", "udp.srcport", "udp.dstport",
-    "icmp.type", "icmp.code", "icmp.mtu", "icmpv6.type", "icmpv6.code", "icmpv6.mtu",
+    "frame.number",
+    "ip.src",
+    "ip.dst",
+    "ipv6.src",
+    "ipv6.dst",
+    "ip.ttl",
+    "ipv6.hlim",
+    "ip.flags.df",
+    "ip.len",
+    "ipv6.plen",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.flags",
+    "tcp.window_size_value",
+    "tcp.len",
+    "tcp.options.mss_val",
+    "tcp.options.wscale.shift",
+    "tcp.options.timestamp.tsval",
+    "udp.srcport",
+    "udp.dstport",
+    "icmp.type",
+    "icmp.code",
+    "icmp.mtu",
+    "icmpv6.type",
+    "icmpv6.code",
+    "icmpv6.mtu",
 ]
 
 
 def tshark_rows(path: Path) -> dict[int, dict[str, list[str]]]:
     out = subprocess.run(
-        ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|"]
+        [
+            "tshark",
+            "-n",
+            "-r",
+            str(path),
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=|",
+        ]
         + [a for f in FIELDS for a in ("-e", f)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     rows: dict[int, dict[str, list[str]]] = {}
     for line in out.splitlines():
         vals = line.split("\t")
         if len(vals) != len(FIELDS) or not vals[0].isdigit():
             continue
-        rows[int(vals[0])] = {f: [x for x in v.split("|") if x] for f, v in zip(FIELDS, vals, strict=True)}
+        rows[int(vals[0])] = {
+            f: [x for x in v.split("|") if x] for f, v in zip(FIELDS, vals, strict=True)
+        }
     return rows
 
 
@@ -67,7 +105,16 @@ def test_corpus_matches_tshark(captures_dir: Path) -> None:
                 continue
             icmp = bool(r["icmp.type"] or r["icmpv6.type"])
 
-            def check(name: str, ours: object, theirs: list[str], idx: int = -1) -> None:
+            def check(
+                name: str,
+                ours: object,
+                theirs: list[str],
+                idx: int = -1,
+                i: int = i,
+                icmp: bool = icmp,
+                fr: int = fr,
+                path: Path = path,
+            ) -> None:
                 if not theirs:
                     return
                 # one IP header: tshark's first; tunnels: the innermost (tshark lists outer
@@ -119,12 +166,19 @@ def test_quoted_headers_of_ptb(captures_dir: Path) -> None:
     expect = {
         # RFC 792's minimal quote: IP header + 8 bytes, which still reach the seq (0 here)
         "snabb/incoming-icmpv4-34toobig.pcap": (4, 1240, "2.3.4.5", 2300, 2700, True),
-        "snabb/icmpv4-fromlwaftr-replyto-tcp-frominet-bound1494-DF.pcap": (4, 1240, "10.10.10.10", 2300, 2700, True),
+        "snabb/icmpv4-fromlwaftr-replyto-tcp-frominet-bound1494-DF.pcap": (
+            4,
+            1240,
+            "10.10.10.10",
+            2300,
+            2700,
+            True,
+        ),
         "snabb/incoming-icmpv6-20pkttoobig-inet-OPE.pcap": (6, 777, None, 54192, 80, True),
         "zeek/icmp_icmp6-toobig.pcap": (6, 1280, "fe80::dead", None, None, False),
         "snabb/response-ipv4-icmp34-inet.pcap": (4, 737, "10.10.10.10", 54192, 80, True),
     }
-    for rel, (ver, mtu, router, qsport, qdport, has_seq) in expect.items():
+    for rel, (_ver, mtu, router, qsport, qdport, has_seq) in expect.items():
         (cap,) = load(str(captures_dir / rel))
         t = cap.table
         assert int(t.icmp_mtu[0]) == mtu, rel

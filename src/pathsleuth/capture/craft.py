@@ -16,7 +16,16 @@ from collections.abc import Sequence
 from pathsleuth.capture import linktypes as LT
 
 #: TCP flag letters, in the order tcpdump prints them
-_FLAG_BITS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10, "U": 0x20, "E": 0x40, "C": 0x80}
+_FLAG_BITS = {
+    "F": 0x01,
+    "S": 0x02,
+    "R": 0x04,
+    "P": 0x08,
+    "A": 0x10,
+    "U": 0x20,
+    "E": 0x40,
+    "C": 0x80,
+}
 
 TcpOption = tuple[str, object]
 """("mss", 1460), ("wscale", 7), ("sackok", None), ("sack", [(l, r), ...]),
@@ -27,7 +36,7 @@ def checksum(data: bytes) -> int:
     """RFC 1071 Internet checksum."""
     if len(data) % 2:
         data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF
@@ -51,31 +60,51 @@ def tcp_options(options: Sequence[TcpOption]) -> bytes:
             out += struct.pack("!BB", 5, 2 + 8 * len(blocks))
             out += b"".join(struct.pack("!II", l_, r_) for l_, r_ in blocks)
         elif kind == "ts":
-            tv, te = val  # type: ignore[misc]
-            out += struct.pack("!BBII", 8, 10, tv, te)
+            assert isinstance(val, tuple)
+            out += struct.pack("!BBII", 8, 10, val[0], val[1])
         elif kind == "nop":
             out += b"\x01"
         elif kind == "eol":
             out += b"\x00"
         elif kind == "raw":
-            k, data = val  # type: ignore[misc]
-            out += struct.pack("!BB", k, 2 + len(data)) + data
+            assert isinstance(val, tuple)
+            out += struct.pack("!BB", val[0], 2 + len(val[1])) + val[1]
         else:
             raise ValueError(f"unknown TCP option {kind!r}")
     return out + b"\0" * (-len(out) % 4)
 
 
 def tcp_segment(
-    src: str, dst: str, sport: int, dport: int, *, seq: int = 0, ack: int = 0,
-    flags: str | int = "A", window: int = 65535, options: Sequence[TcpOption] = (),
+    src: str,
+    dst: str,
+    sport: int,
+    dport: int,
+    *,
+    seq: int = 0,
+    ack: int = 0,
+    flags: str | int = "A",
+    window: int = 65535,
+    options: Sequence[TcpOption] = (),
     payload: bytes = b"",
 ) -> bytes:
     """TCP header + payload with the checksum over the pseudo-header of src/dst."""
     fl = flags if isinstance(flags, int) else sum(_FLAG_BITS[c] for c in flags)
     opts = tcp_options(options)
     off = (20 + len(opts)) // 4
-    hdr = struct.pack("!HHIIHHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                      (off << 12) | (fl & 0xFFF), window, 0, 0) + opts
+    hdr = (
+        struct.pack(
+            "!HHIIHHHH",
+            sport,
+            dport,
+            seq & 0xFFFFFFFF,
+            ack & 0xFFFFFFFF,
+            (off << 12) | (fl & 0xFFF),
+            window,
+            0,
+            0,
+        )
+        + opts
+    )
     seg = hdr + payload
     return seg[:16] + struct.pack("!H", checksum(_pseudo(src, dst, 6, len(seg)) + seg)) + seg[18:]
 
@@ -94,24 +123,44 @@ def _pseudo(src: str, dst: str, proto: int, length: int) -> bytes:
 
 
 def ipv4(
-    src: str, dst: str, proto: int, payload: bytes, *, ttl: int = 64, df: bool = True,
-    ip_id: int = 1, mf: bool = False, frag_offset: int = 0, options: bytes = b"",
-    total_length: int | None = None, tos: int = 0,
+    src: str,
+    dst: str,
+    proto: int,
+    payload: bytes,
+    *,
+    ttl: int = 64,
+    df: bool = True,
+    ip_id: int = 1,
+    mf: bool = False,
+    frag_offset: int = 0,
+    options: bytes = b"",
+    total_length: int | None = None,
+    tos: int = 0,
 ) -> bytes:
     """IPv4 header (+ options, padded) and payload; `total_length` may lie on purpose."""
     opts = options + b"\0" * (-len(options) % 4)
     ihl = 5 + len(opts) // 4
     tot = total_length if total_length is not None else ihl * 4 + len(payload)
     fw = (0x4000 if df else 0) | (0x2000 if mf else 0) | (frag_offset & 0x1FFF)
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, tos, tot, ip_id, fw, ttl, proto, 0,
-                      _addr(src), _addr(dst)) + opts
+    hdr = (
+        struct.pack(
+            "!BBHHHBBH4s4s", 0x40 | ihl, tos, tot, ip_id, fw, ttl, proto, 0, _addr(src), _addr(dst)
+        )
+        + opts
+    )
     hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
     return hdr + payload
 
 
 def ipv6(
-    src: str, dst: str, proto: int, payload: bytes, *, hop_limit: int = 64,
-    ext: Sequence[tuple[int, bytes]] = (), flow: int = 0,
+    src: str,
+    dst: str,
+    proto: int,
+    payload: bytes,
+    *,
+    hop_limit: int = 64,
+    ext: Sequence[tuple[int, bytes]] = (),
+    flow: int = 0,
 ) -> bytes:
     """IPv6 header, extension headers (given as (type, body-after-next-header)), payload.
 
@@ -130,8 +179,18 @@ def ipv6(
             chain += struct.pack("!BB", nxt, (len(body) + 2) // 8 - 1) + body
     first = types[0]
     data = chain + payload
-    return struct.pack("!IHBB16s16s", 0x60000000 | (flow & 0xFFFFF), len(data), first,
-                       hop_limit, _addr(src), _addr(dst)) + data
+    return (
+        struct.pack(
+            "!IHBB16s16s",
+            0x60000000 | (flow & 0xFFFFF),
+            len(data),
+            first,
+            hop_limit,
+            _addr(src),
+            _addr(dst),
+        )
+        + data
+    )
 
 
 def ipv6_fragment_body(offset: int, more: bool, ident: int) -> bytes:
@@ -150,15 +209,35 @@ def ip(src: str, dst: str, proto: int, payload: bytes, **kw: object) -> bytes:
 
 
 def tcp(
-    src: str, dst: str, sport: int, dport: int, *, seq: int = 0, ack: int = 0,
-    flags: str | int = "A", window: int = 65535, options: Sequence[TcpOption] = (),
-    payload: bytes = b"", payload_len: int | None = None, **ip_kw: object,
+    src: str,
+    dst: str,
+    sport: int,
+    dport: int,
+    *,
+    seq: int = 0,
+    ack: int = 0,
+    flags: str | int = "A",
+    window: int = 65535,
+    options: Sequence[TcpOption] = (),
+    payload: bytes = b"",
+    payload_len: int | None = None,
+    **ip_kw: object,
 ) -> bytes:
     """A whole IP packet carrying a TCP segment (family from `src`)."""
     if payload_len is not None:
         payload = bytes(payload_len)
-    seg = tcp_segment(src, dst, sport, dport, seq=seq, ack=ack, flags=flags, window=window,
-                      options=options, payload=payload)
+    seg = tcp_segment(
+        src,
+        dst,
+        sport,
+        dport,
+        seq=seq,
+        ack=ack,
+        flags=flags,
+        window=window,
+        options=options,
+        payload=payload,
+    )
     return ip(src, dst, 6, seg, **ip_kw)
 
 
@@ -170,16 +249,30 @@ def udp(src: str, dst: str, sport: int, dport: int, payload: bytes = b"", **ip_k
     return ip(src, dst, 17, udp_datagram(src, dst, sport, dport, payload), **ip_kw)
 
 
-def icmp4(src: str, dst: str, typ: int, code: int, rest: bytes = b"\0\0\0\0", body: bytes = b"",
-          **ip_kw: object) -> bytes:
+def icmp4(
+    src: str,
+    dst: str,
+    typ: int,
+    code: int,
+    rest: bytes = b"\0\0\0\0",
+    body: bytes = b"",
+    **ip_kw: object,
+) -> bytes:
     msg = struct.pack("!BBH", typ, code, 0) + rest + body
     msg = msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
     ip_kw.setdefault("df", False)
     return ipv4(src, dst, 1, msg, **ip_kw)  # type: ignore[arg-type]
 
 
-def icmp6(src: str, dst: str, typ: int, code: int, rest: bytes = b"\0\0\0\0", body: bytes = b"",
-          **ip_kw: object) -> bytes:
+def icmp6(
+    src: str,
+    dst: str,
+    typ: int,
+    code: int,
+    rest: bytes = b"\0\0\0\0",
+    body: bytes = b"",
+    **ip_kw: object,
+) -> bytes:
     msg = struct.pack("!BBH", typ, code, 0) + rest + body
     c = checksum(_pseudo(src, dst, 58, len(msg)) + msg)
     msg = msg[:2] + struct.pack("!H", c) + msg[4:]
@@ -192,20 +285,35 @@ QUOTE_LEN_V4 = 576 - 28
 QUOTE_LEN_V6 = 1280 - 48
 
 
-def frag_needed(router: str, dst: str, mtu: int, quoted: bytes, *, quote_len: int = QUOTE_LEN_V4,
-                **ip_kw: object) -> bytes:
+def frag_needed(
+    router: str,
+    dst: str,
+    mtu: int,
+    quoted: bytes,
+    *,
+    quote_len: int = QUOTE_LEN_V4,
+    **ip_kw: object,
+) -> bytes:
     """ICMP type 3 code 4 (RFC 1191) quoting the first `quote_len` bytes of `quoted`."""
     return icmp4(router, dst, 3, 4, struct.pack("!HH", 0, mtu), quoted[:quote_len], **ip_kw)
 
 
-def packet_too_big(router: str, dst: str, mtu: int, quoted: bytes, *, quote_len: int = QUOTE_LEN_V6,
-                   **ip_kw: object) -> bytes:
+def packet_too_big(
+    router: str,
+    dst: str,
+    mtu: int,
+    quoted: bytes,
+    *,
+    quote_len: int = QUOTE_LEN_V6,
+    **ip_kw: object,
+) -> bytes:
     """ICMPv6 type 2 (RFC 4443 section 3.2)."""
     return icmp6(router, dst, 2, 0, struct.pack("!I", mtu), quoted[:quote_len], **ip_kw)
 
 
-def time_exceeded(router: str, dst: str, quoted: bytes, *, quote_len: int | None = None,
-                  **ip_kw: object) -> bytes:
+def time_exceeded(
+    router: str, dst: str, quoted: bytes, *, quote_len: int | None = None, **ip_kw: object
+) -> bytes:
     if ipaddress.ip_address(router).version == 4:
         return icmp4(router, dst, 11, 0, b"\0" * 4, quoted[: quote_len or QUOTE_LEN_V4], **ip_kw)
     return icmp6(router, dst, 3, 0, b"\0" * 4, quoted[: quote_len or QUOTE_LEN_V6], **ip_kw)
@@ -217,8 +325,15 @@ def unreachable(router: str, dst: str, code: int, quoted: bytes, **ip_kw: object
     return icmp6(router, dst, 1, code, b"\0" * 4, quoted[:QUOTE_LEN_V6], **ip_kw)
 
 
-def echo(src: str, dst: str, *, reply: bool = False, ident: int = 1, seq: int = 1,
-         payload: bytes = b"\0" * 56) -> bytes:
+def echo(
+    src: str,
+    dst: str,
+    *,
+    reply: bool = False,
+    ident: int = 1,
+    seq: int = 1,
+    payload: bytes = b"\0" * 56,
+) -> bytes:
     rest = struct.pack("!HH", ident, seq)
     if ipaddress.ip_address(src).version == 4:
         return icmp4(src, dst, 0 if reply else 8, 0, rest, payload)
@@ -238,8 +353,14 @@ ETH_SRC = bytes.fromhex("020000000001")
 
 
 def ethernet(
-    payload: bytes, ethertype: int | None = None, *, vlans: Sequence[int | tuple[int, int]] = (),
-    pppoe: int | None = None, mpls: Sequence[int] = (), dst: bytes = ETH_DST, src: bytes = ETH_SRC,
+    payload: bytes,
+    ethertype: int | None = None,
+    *,
+    vlans: Sequence[int | tuple[int, int]] = (),
+    pppoe: int | None = None,
+    mpls: Sequence[int] = (),
+    dst: bytes = ETH_DST,
+    src: bytes = ETH_SRC,
     pad_to: int = 60,
 ) -> bytes:
     """Ethernet II frame. `vlans`: VIDs (802.1Q) or (tpid, vid); `pppoe`: session id;
@@ -263,7 +384,7 @@ def ethernet(
     for v in vlans:
         tpid, vid = v if isinstance(v, tuple) else (0x8100, v)
         tpids.append((tpid, vid))
-    for i, (tpid, vid) in enumerate(tpids):
+    for i, (_tpid, vid) in enumerate(tpids):
         nxt = tpids[i + 1][0] if i + 1 < len(tpids) else inner_et
         tags += struct.pack("!HH", vid & 0xFFF, nxt)
     first = tpids[0][0] if tpids else inner_et
@@ -277,7 +398,13 @@ def frame(linktype: int, packet: bytes, **kw: object) -> bytes:
     et = 0x86DD if ver == 6 else 0x0800
     if linktype == LT.LINKTYPE_ETHERNET:
         return ethernet(packet, **kw)  # type: ignore[arg-type]
-    if linktype in (LT.LINKTYPE_RAW, LT.DLT_RAW_12, LT.DLT_RAW_14, LT.LINKTYPE_IPV4, LT.LINKTYPE_IPV6):
+    if linktype in (
+        LT.LINKTYPE_RAW,
+        LT.DLT_RAW_12,
+        LT.DLT_RAW_14,
+        LT.LINKTYPE_IPV4,
+        LT.LINKTYPE_IPV6,
+    ):
         return packet
     if linktype == LT.LINKTYPE_LINUX_SLL:
         return struct.pack("!HHH8sH", 0, 1, 6, ETH_SRC + b"\0\0", et) + packet

@@ -77,7 +77,9 @@ def _be32(b: Any, p: int) -> int:
 
 
 @numba.njit(cache=True)
-def _ip(b: Any, q: int, end: int, wend: int, ver: int, clamp: bool, o: Any, quoted: bool = False) -> int:
+def _ip(
+    b: Any, q: int, end: int, wend: int, ver: int, clamp: bool, o: Any, quoted: bool = False
+) -> int:
     """Walk IP (+ tunnels + IPv6 extension headers) at q. Fills o[...]; returns status bits.
 
     `wend` is where the frame (or the lower layer's length) says the packet ends: an IP
@@ -181,9 +183,20 @@ def _ip(b: Any, q: int, end: int, wend: int, ver: int, clamp: bool, o: Any, quot
 
 @numba.njit(cache=True)
 def _walk(
-    b: Any, off: Any, cap: Any, wire: Any, lt: Any, af6: Any,
-    status: Any, ints: Any, opts: Any, sack: Any,
-    iprow: Any, l4row: Any, qiprow: Any, ql4row: Any,
+    b: Any,
+    off: Any,
+    cap: Any,
+    wire: Any,
+    lt: Any,
+    af6: Any,
+    status: Any,
+    ints: Any,
+    opts: Any,
+    sack: Any,
+    iprow: Any,
+    l4row: Any,
+    qiprow: Any,
+    ql4row: Any,
 ) -> None:
     """Per-frame walk; see the module docstring. Writes status, ints[i, :], opts, sack,
     and copies the fixed IP / transport headers (and the quoted ones) into the row arrays
@@ -489,7 +502,10 @@ def _view(rows: npt.NDArray[np.uint8], layout: L.Layout) -> npt.NDArray[Any]:
 
 
 def _addresses(
-    rows: npt.NDArray[np.uint8], ver: npt.NDArray[np.int64], cols: dict[str, npt.NDArray[Any]], prefix: str
+    rows: npt.NDArray[np.uint8],
+    ver: npt.NDArray[np.int64],
+    cols: dict[str, npt.NDArray[Any]],
+    prefix: str,
 ) -> None:
     """`<prefix>src_hi`... from IP header rows: IPv4 mapped into ::ffff:0:0/96, IPv6 as is."""
     v4 = ver == 4
@@ -528,9 +544,20 @@ def dissect(batch: RecordBatch, *, name: str = "") -> PacketTable:
     qiprow = np.zeros((n, L.IP_ROW), np.uint8)
     ql4row = np.zeros((n, L.QL4_ROW), np.uint8)
     _walk(
-        batch.buf, batch.data_offset.astype(np.int64), batch.cap_len.astype(np.int64),
-        batch.wire_len.astype(np.int64), batch.linktype.astype(np.int64), _AF6,
-        status, ints, opts, sack, iprow, l4row, qiprow, ql4row,
+        batch.buf,
+        batch.data_offset.astype(np.int64),
+        batch.cap_len.astype(np.int64),
+        batch.wire_len.astype(np.int64),
+        batch.linktype.astype(np.int64),
+        _AF6,
+        status,
+        ints,
+        opts,
+        sack,
+        iprow,
+        l4row,
+        qiprow,
+        ql4row,
     )
     cols["status"][:] = status
     hdr_ok = ints[:, _I_HLEN] > 0
@@ -563,7 +590,12 @@ def dissect(batch: RecordBatch, *, name: str = "") -> PacketTable:
     cols["sport"][:] = L.field_values(rt, L.TCP, "sport")
     cols["dport"][:] = L.field_values(rt, L.TCP, "dport")
     if tcp.any():
-        for col, fld in (("seq", "seq"), ("ack", "ack"), ("tcp_flags", "flags"), ("window", "window")):
+        for col, fld in (
+            ("seq", "seq"),
+            ("ack", "ack"),
+            ("tcp_flags", "flags"),
+            ("window", "window"),
+        ):
             cols[col][:] = np.where(tcp, L.field_values(rt, L.TCP, fld), 0)
         cols["tcp_hdr_len"][:] = np.where(tcp, ints[:, _I_THL], 0)
         cols["opt_mss"][:] = opts[:, 0]
@@ -589,15 +621,20 @@ def dissect(batch: RecordBatch, *, name: str = "") -> PacketTable:
         cols["icmp_mtu"][:] = np.where(
             icmp & is6 & (typ == 2),
             L.field_values(ri, L.ICMP, "mtu6"),
-            np.where(icmp & ~is6 & (typ == 3) & (code == 4), L.field_values(ri, L.ICMP, "nexthop_mtu"), 0),
+            np.where(
+                icmp & ~is6 & (typ == 3) & (code == 4), L.field_values(ri, L.ICMP, "nexthop_mtu"), 0
+            ),
         )
         _quoted(qiprow, ql4row, ints, cols, icmp)
     return PacketTable(cols)
 
 
 def _quoted(
-    qiprow: npt.NDArray[np.uint8], ql4row: npt.NDArray[np.uint8], ints: npt.NDArray[np.int64],
-    cols: dict[str, npt.NDArray[Any]], icmp: npt.NDArray[np.bool_],
+    qiprow: npt.NDArray[np.uint8],
+    ql4row: npt.NDArray[np.uint8],
+    ints: npt.NDArray[np.int64],
+    cols: dict[str, npt.NDArray[Any]],
+    icmp: npt.NDArray[np.bool_],
 ) -> None:
     """q_* columns: the IP and transport header an ICMP error quotes."""
     qver = np.where(icmp, ints[:, _I_QVER], 0)

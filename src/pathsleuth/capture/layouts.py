@@ -166,4 +166,5 @@ def field_values(rows: npt.NDArray[Any], layout: Layout, name: str) -> npt.NDArr
     shifted: npt.NDArray[Any] = (
         raw.astype(kind) >> kind.type(f.shift) if f.shift else raw.astype(kind)
     )
-    return shifted & kind.type(f.mask)
+    masked: npt.NDArray[Any] = shifted & kind.type(f.mask)
+    return masked

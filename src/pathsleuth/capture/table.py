@@ -231,7 +231,9 @@ def iter_rows(table: PacketTable, names: Sequence[str]) -> Iterator[tuple[Any, .
 # --- address helpers (vectorised) ---------------------------------------------------
 
 
-def v4_to_halves(addr: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+def v4_to_halves(
+    addr: npt.NDArray[np.uint32],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
     """IPv4 uint32 addresses to IPv4-mapped (hi, lo) halves."""
     lo = V4MAPPED_LO_PREFIX | addr.astype(np.uint64)
     return np.zeros(len(addr), np.uint64), lo
