@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pathsleuth.capture.reader import load
-from pathsleuth.capture.table import PacketTable, Status, format_addr
+from pathsleuth.capture.table import Status, format_addr
 
 pytestmark = [
     pytest.mark.corpus,
@@ -114,12 +114,13 @@ def test_corpus_matches_tshark(captures_dir: Path) -> None:
                 icmp: bool = icmp,
                 fr: int = fr,
                 path: Path = path,
+                tunnelled: bool = bool(t.tunnelled[i]),
             ) -> None:
                 if not theirs:
                     return
                 # one IP header: tshark's first; tunnels: the innermost (tshark lists outer
                 # first); nested payloads such as sFlow samples come after ours
-                want = theirs[idx if t.tunnelled[i] and not icmp else 0]
+                want = theirs[idx if tunnelled and not icmp else 0]
                 if str(ours) != want:
                     mismatches.append(f"{path.name} frame {fr} {name}: ours {ours} tshark {want}")
 
