@@ -1,0 +1,300 @@
+"""TCP connections from a `PacketTable`: grouping, orientation, sequence unwrapping.
+
+`build_connections(table)` selects the decodable TCP packets, groups them by 4-tuple
+(either direction), splits a 4-tuple into several connections when a new SYN (another
+ISN) or a SYN after FIN/RST reuses the ports, decides who initiated each connection, and
+re-sorts the packets by *half* (one direction of one connection: ``half = 2 * conn +
+dir``, dir 0 = initiator -> responder) and capture order. Sequence and acknowledgment
+numbers are unwrapped mod 2^32 per half, relative to the ISN (or to the first sequence
+number seen when the capture starts mid-connection). All of it is NumPy sorting and
+grouping; no Python loop touches packets.
+
+The result, a `ConnectionTable`, is handed to `tcp.directions` (per-direction loss and
+ACK analysis), `tcp.icmp` (ICMP error correlation) and `tcp.summary` (per-connection
+summaries); the diagnosis stage reads all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pathsleuth.capture.table import IPPROTO_TCP, PacketTable, Status, TcpFlag
+from pathsleuth.tcp.groups import (
+    I64,
+    first_index,
+    first_of_group,
+    group_bounds,
+    seg_cumsum,
+    signed32,
+)
+
+Arr = npt.NDArray[Any]
+
+#: Status bits that make a TCP packet unusable for connection analysis
+UNUSABLE = int(
+    Status.TRUNCATED
+    | Status.MALFORMED
+    | Status.UNSUPPORTED_LINK
+    | Status.NOT_IP
+    | Status.LATER_FRAGMENT
+)
+
+_SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), int(TcpFlag.RST)
+
+#: packet columns every analysis reads: gathered eagerly into the connection order; any
+#: other PacketTable column is gathered on first use (`LazyColumns`)
+_COPIED = ("ts_ns", "seq", "ack", "payload_len", "window", "ttl", "df", "ip_len")
+
+
+class LazyColumns(dict[str, Arr]):
+    """Packet columns in connection order; a missing PacketTable column is gathered
+    (``table[name][row]``) the first time it is asked for, so unused columns cost nothing."""
+
+    def __init__(self, table: PacketTable, rows: I64) -> None:
+        super().__init__()
+        self._table = table
+        self["row"] = rows
+
+    def __missing__(self, key: str) -> Arr:
+        if key not in self._table.columns:
+            raise KeyError(key)
+        col = self._table.columns[key][self["row"]]
+        self[key] = col
+        return col
+
+
+@dataclass
+class ConnectionTable:
+    """Packets of all TCP connections, sorted by (half, capture order), plus per-connection
+    and per-half arrays.
+
+    - ``p``: one row per usable TCP packet. Copied columns (see `_COPIED`) plus ``row``
+      (index in the source PacketTable), ``conn``, ``dir`` (0 initiator -> responder),
+      ``half``, ``rel_seq``, ``rel_ack`` (valid where ``ackf``), ``seg_len`` (sequence
+      space: payload + SYN + FIN) and ``end``; `tcp.directions` adds its flags.
+    - ``c``: one row per connection: the initiator's (``cli_*``) and responder's
+      (``srv_*``) address halves and ports, ``first``/``last`` packet index, and
+      ``oriented`` (the initiator is known from a SYN or SYN/ACK, not guessed).
+    - ``h``: one row per half (``2 * conn + dir``): ``start``/``end`` packet slice,
+      ``base`` (raw ISN or first sequence number), ``isn_seen`` and the SYN options;
+      `tcp.directions` adds its counters.
+    """
+
+    table: PacketTable
+    n_conn: int
+    p: dict[str, Arr] = field(default_factory=dict)
+    c: dict[str, Arr] = field(default_factory=dict)
+    h: dict[str, Arr] = field(default_factory=dict)
+
+    @property
+    def n_half(self) -> int:
+        return 2 * self.n_conn
+
+    def half_slice(self, half: int) -> slice:
+        return slice(int(self.h["start"][half]), int(self.h["end"][half]))
+
+
+def _lex_less(a: list[Arr], b: list[Arr]) -> npt.NDArray[np.bool_]:
+    """Element-wise lexicographic a < b over parallel key columns."""
+    less = np.zeros(len(a[0]), dtype=bool)
+    decided = np.zeros(len(a[0]), dtype=bool)
+    for x, y in zip(a, b, strict=True):
+        less |= ~decided & (x < y)
+        decided |= x != y
+    return less
+
+
+def tcp_rows(table: PacketTable) -> I64:
+    """Indices of the packets the tcp stage can use (decoded TCP header, first fragment)."""
+    mask = (
+        (table.ip_version != 0)
+        & (table.proto == IPPROTO_TCP)
+        & ((table.status & np.uint8(UNUSABLE)) == 0)
+    )
+    out: I64 = np.flatnonzero(mask).astype(np.int64)
+    return out
+
+
+_MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+
+
+def _flow_order(lo: list[Arr], hi: list[Arr]) -> I64:
+    """Permutation grouping equal canonical 4-tuples, capture order kept inside a group.
+
+    A stable argsort of a 64-bit mix of the key is much cheaper than a 7-key lexsort; if
+    two different 4-tuples ever share a mix value (checked exactly), fall back to lexsort."""
+    n = len(lo[0])
+    with np.errstate(over="ignore"):
+        m = [np.uint64(x) for x in _MIX]
+        k = lo[0] * m[0] ^ lo[1]
+        k = k * m[1] ^ hi[0]
+        k = k * m[2] ^ hi[1]
+        k = k * m[3] ^ ((lo[2] << np.uint64(16)) | hi[2])
+        k = (k ^ (k >> np.uint64(29))) * m[0]
+    order: I64 = np.argsort(k, kind="stable").astype(np.int64)
+    if n > 1:
+        ks = k[order]
+        same_mix = ks[1:] == ks[:-1]
+        same_key = np.ones(n - 1, dtype=bool)
+        for col in (*lo, *hi):
+            c = col[order]
+            same_key &= c[1:] == c[:-1]
+        if np.any(same_mix & ~same_key):
+            order = np.lexsort((np.arange(n), hi[2], hi[1], hi[0], lo[2], lo[1], lo[0]))
+    return order
+
+
+def build_connections(table: PacketTable) -> ConnectionTable:
+    """Group the table's TCP packets into connections (see the module docstring)."""
+    rows = tcp_rows(table)
+    n = len(rows)
+    tc = table.columns
+    flags = tc["tcp_flags"][rows].astype(np.int64)
+    src = [tc["src_hi"][rows], tc["src_lo"][rows], tc["sport"][rows].astype(np.uint64)]
+    dst = [tc["dst_hi"][rows], tc["dst_lo"][rows], tc["dport"][rows].astype(np.uint64)]
+    src_is_lo = ~_lex_less(dst, src)  # the lexicographically smaller endpoint is "lo"
+    lo = [np.where(src_is_lo, s, d) for s, d in zip(src, dst, strict=True)]
+    hi = [np.where(src_is_lo, d, s) for s, d in zip(src, dst, strict=True)]
+    del src, dst
+    order = _flow_order(lo, hi)
+    lo = [x[order] for x in lo]
+    hi = [x[order] for x in hi]
+    f_flags = flags[order]
+    f_seq = tc["seq"][rows[order]].astype(np.int64)
+    f_src_is_lo = src_is_lo[order]
+
+    # --- flows (4-tuples) and connections (split on port reuse) -----------------------
+    flow_start = np.ones(n, dtype=bool)
+    if n > 1:
+        same = np.ones(n - 1, dtype=bool)
+        for k in (*lo, *hi):
+            same &= k[1:] == k[:-1]
+        flow_start[1:] = ~same
+    pos = np.arange(n, dtype=np.int64)
+    flow_first = np.maximum.accumulate(np.where(flow_start, pos, 0))
+    syn_only = ((f_flags & _SYN) != 0) & ((f_flags & _ACK) == 0)
+    last_syn = np.maximum.accumulate(np.where(syn_only, pos, -1))
+    prev_syn = np.concatenate(([-1], last_syn[:-1])) if n else last_syn
+    has_prev_syn = prev_syn >= flow_first
+    ps = np.clip(prev_syn, 0, None)
+    new_isn = has_prev_syn & (
+        (f_seq != f_seq[ps]) | (f_src_is_lo != f_src_is_lo[ps]) if n else has_prev_syn
+    )
+    closing = ((f_flags & (_FIN | _RST)) != 0).astype(np.int64)
+    cum_close = np.cumsum(closing) - closing  # FIN/RST strictly before
+    closed_before = (cum_close - cum_close[flow_first]) > 0
+    conn_start = flow_start | (syn_only & (new_isn | (~has_prev_syn & closed_before)))
+    conn_sorted = np.cumsum(conn_start) - 1
+    n_conn = int(conn_sorted[-1]) + 1 if n else 0
+
+    # --- orientation: who initiated ------------------------------------------------------
+    synack = ((f_flags & _SYN) != 0) & ((f_flags & _ACK) != 0)
+    fi_syn = first_index(syn_only, conn_sorted, n_conn)
+    fi_synack = first_index(synack, conn_sorted, n_conn)
+    cstart = np.flatnonzero(conn_start)
+    lo_port = lo[2][cstart].astype(np.int64)
+    hi_port = hi[2][cstart].astype(np.int64)
+    # no handshake seen: the endpoint with the lower port is the server (Zeek does the same)
+    client_is_lo = np.where(lo_port != hi_port, lo_port > hi_port, f_src_is_lo[cstart])
+    has_synack = fi_synack >= 0
+    client_is_lo = np.where(has_synack, ~f_src_is_lo[np.clip(fi_synack, 0, None)], client_is_lo)
+    has_syn = fi_syn >= 0
+    client_is_lo = np.where(has_syn, f_src_is_lo[np.clip(fi_syn, 0, None)], client_is_lo)
+    oriented = has_syn | has_synack
+
+    # number connections in capture order (of their first packet)
+    renum = np.empty(n_conn, dtype=np.int64)
+    renum[np.argsort(rows[order][cstart], kind="stable")] = np.arange(n_conn)
+    conn_sorted = renum[conn_sorted]
+    inv = np.argsort(renum)  # new id -> old id
+    cstart = cstart[inv]
+    client_is_lo, oriented = client_is_lo[inv], oriented[inv]
+    lo_port, hi_port = lo_port[inv], hi_port[inv]
+
+    f_dir = (f_src_is_lo != client_is_lo[conn_sorted]).astype(np.int64)
+    f_half = 2 * conn_sorted + f_dir
+    # one composite int64 key (half, capture row): rows < len(table), halves < 2 n
+    order2 = np.argsort(f_half * (len(table) + 1) + rows[order])
+    final = order[order2]
+    frows = rows[final]
+    p = LazyColumns(table, frows)
+    for colname in _COPIED:
+        p[colname] = tc[colname][frows]
+    p["conn"] = conn_sorted[order2]
+    p["dir"] = f_dir[order2]
+    half = f_half[order2]
+    p["half"] = half
+    flags = flags[final]
+    p["flags"] = flags
+
+    c: dict[str, Arr] = {}
+    for name, idx in (("hi", 0), ("lo", 1)):
+        c[f"cli_{name}"] = np.where(client_is_lo, lo[idx][cstart], hi[idx][cstart])
+        c[f"srv_{name}"] = np.where(client_is_lo, hi[idx][cstart], lo[idx][cstart])
+    c["cli_port"] = np.where(client_is_lo, lo_port, hi_port)
+    c["srv_port"] = np.where(client_is_lo, hi_port, lo_port)
+    c["oriented"] = oriented
+
+    ct = ConnectionTable(table=table, n_conn=n_conn, p=p, c=c)
+    _unwrap(ct)
+    return ct
+
+
+def _unwrap(ct: ConnectionTable) -> None:
+    """Relative sequence / ACK numbers per half, unwrapped across 2^32 wraps."""
+    p, h = ct.p, ct.h
+    nh = ct.n_half
+    half = p["half"]
+    flags = p["flags"]
+    start, end = group_bounds(half, nh)
+    h["start"], h["end"] = start, end
+    present = end > start
+    h["present"] = present
+    seq = p["seq"].astype(np.int64)
+    syn = (flags & _SYN) != 0
+    fi_syn = first_index(syn, half, nh)
+    h["isn_seen"] = fi_syn >= 0
+    base_idx = np.where(fi_syn >= 0, fi_syn, np.where(present, start, -1))
+    base = np.where(base_idx >= 0, seq[np.clip(base_idx, 0, None)], 0)
+    h["base"] = base
+    h["syn_idx"] = fi_syn
+    # relative sequence numbers: cumulative signed steps, first step measured from base
+    first = first_of_group(half)
+    d = np.empty(len(seq), dtype=np.int64)
+    if len(seq):
+        d[1:] = signed32(seq[1:] - seq[:-1])
+        d[first] = signed32(seq[first] - base[half[first]])
+    rel = seg_cumsum(d, half)
+    p["rel_seq"] = rel
+    payload = p["payload_len"].astype(np.int64)
+    seg_len = payload + syn + ((flags & _FIN) != 0)
+    p["seg_len"] = seg_len
+    p["end"] = rel + seg_len
+    # relative ACKs, in the other half's sequence space
+    ackf = (flags & _ACK) != 0
+    p["ackf"] = ackf
+    ai = np.flatnonzero(ackf)
+    rel_ack = np.zeros(len(seq), dtype=np.int64)
+    if len(ai):
+        ack = p["ack"][ai].astype(np.int64)
+        ah = half[ai]
+        other = ah ^ 1
+        afirst = first_of_group(ah)
+        other_base = np.where(present[other], base[other], ack)
+        da = np.empty(len(ai), dtype=np.int64)
+        da[1:] = signed32(ack[1:] - ack[:-1])
+        da[afirst] = signed32(ack[afirst] - other_base[afirst])
+        rel_ack[ai] = seg_cumsum(da, ah)
+    p["rel_ack"] = rel_ack
+    # handshake options per half from its first SYN
+    si = p["row"][np.clip(fi_syn, 0, None)] if len(seq) else np.zeros(nh, np.int64)
+    has = fi_syn >= 0
+    tc = ct.table.columns
+    h["mss"] = np.where(has, tc["opt_mss"][si].astype(np.int64), 0)
+    h["wscale"] = np.where(has, tc["opt_wscale"][si].astype(np.int64), 255)
+    h["sack_perm"] = has & tc["opt_sack_perm"][si]
+    h["timestamps"] = has & tc["opt_has_ts"][si]

@@ -1,0 +1,291 @@
+"""Per-direction TCP analysis: retransmissions, gaps, duplicate ACKs, what got acknowledged.
+
+`analyse_directions(ct)` adds per-packet flags to ``ct.p`` and per-half counters to
+``ct.h`` (half = one direction of one connection). Definitions, all computed with grouped
+running maxima and grouped searches over the (half, capture order)-sorted packets:
+
+- a segment is *new* when it starts at or beyond the highest sequence number the half
+  had sent before it (``prev_max_end``); a jump beyond it leaves a *hole*: bytes the
+  capture never saw (Wireshark's "previous segment not captured").
+- a segment that starts below ``prev_max_end`` is a *retransmission* when it repeats a
+  start already seen or starts in bytes that were captured before; one that starts inside
+  a hole is a *gap fill* (out-of-order, or a retransmission whose original the capture
+  missed), which the capture cannot prove was sent twice. Keep-alives (0/1 byte at
+  ``prev_max_end - 1``) are neither.
+- a retransmission is *fast* when the peer sent at least `FAST_RETRANS_DUPACKS` duplicate
+  ACKs since the previous transmission of those bytes, *timeout* when it came at least
+  `RTO_MIN_NS` later without them, otherwise *early* (tail-loss probe, resegmentation);
+  *spurious* when the peer had already acknowledged all of it.
+- a transmission is *acknowledged* when a later ACK from the peer covers its end before
+  the same bytes are sent again; ``max_seg_acked`` is the largest such payload.
+- the *stuck ACK*: retransmissions that start exactly at the peer's cumulative ACK.
+- on-wire size: payloads above the peer's MSS are TSO/GSO super-segments captured on the
+  sending host before the NIC cut them; their on-wire size is the MSS.
+- hops: the nearest initial TTL at or above the observed one (64, 128, 255) minus it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pathsleuth.capture.table import TcpFlag
+from pathsleuth.tcp.connections import ConnectionTable
+from pathsleuth.tcp.groups import (
+    I64,
+    first_index,
+    first_of_group,
+    group_count,
+    group_max,
+    group_min,
+    grouped_searchsorted,
+    in_group,
+    last_index,
+    seg_cummax,
+    seg_cumsum,
+    take_or,
+)
+
+#: Linux TCP_RTO_MIN (include/net/tcp.h): 200 ms; a retransmission later than this
+#: without duplicate ACKs is a retransmission timeout.
+RTO_MIN_NS = 200_000_000
+#: duplicate ACKs before a retransmission to call it fast (Wireshark uses 2; RFC 5681
+#: section 3.2 triggers on the third, SACK/RACK stacks earlier)
+FAST_RETRANS_DUPACKS = 2
+#: initial TTL / hop-limit values in use (Linux/macOS 64, Windows 128, network gear 255)
+INITIAL_TTLS = (64, 128, 255)
+#: the classic Ethernet MTU (RFC 894); larger captured IP packets without a known MSS are
+#: taken as TSO/GSO super-segments when sent by the capture host itself
+ETHERNET_MTU = 1500
+
+_SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), int(TcpFlag.RST)
+_LOW = -(1 << 40)
+
+
+def initial_ttl(ttl: I64) -> I64:
+    """Nearest initial TTL at or above each observed TTL."""
+    out: I64 = np.where(ttl <= 64, 64, np.where(ttl <= 128, 128, 255)).astype(np.int64)
+    return out
+
+
+def analyse_directions(ct: ConnectionTable) -> None:
+    """Fill ``ct.p`` flags and ``ct.h`` counters (see the module docstring)."""
+    p, h = ct.p, ct.h
+    nh = ct.n_half
+    n = len(p["half"])
+    half: I64 = p["half"]
+    other = half ^ 1
+    row: I64 = p["row"]
+    ts: I64 = p["ts_ns"]
+    flags: I64 = p["flags"]
+    rel: I64 = p["rel_seq"]
+    end: I64 = p["end"]
+    seg_len: I64 = p["seg_len"]
+    payload = p["payload_len"].astype(np.int64)
+    ackf = p["ackf"]
+    rel_ack: I64 = p["rel_ack"]
+    syn = (flags & _SYN) != 0
+    fin = (flags & _FIN) != 0
+    rst = (flags & _RST) != 0
+    data = payload > 0
+    seqspace = seg_len > 0
+    pos = np.arange(n, dtype=np.int64)
+
+    # --- highest sequence sent before each packet, holes ------------------------------
+    hmin = group_min(rel, np.ones(n, bool), half, nh, 0)
+    low = hmin[half] - 1 if n else rel
+    adv = np.where(seqspace, end, low)
+    max_end_incl = seg_cummax(adv, half)
+    prev_max_end = seg_cummax(adv, half, exclusive=True, fill=0)
+    nseq = seqspace.astype(np.int64)
+    had_prev = (seg_cumsum(nseq, half) - nseq) > 0
+    prev_max_end = np.where(had_prev, prev_max_end, rel)
+    keepalive = (
+        (payload <= 1) & ~syn & ~fin & had_prev & (rel == prev_max_end - 1) & (payload == 1)
+    ) | (~seqspace & ~rst & ackf & had_prev & (rel == prev_max_end - 1))
+    jump = seqspace & had_prev & (rel > prev_max_end)
+    hi_ = np.flatnonzero(jump)
+    hole_half, hole_start, hole_end = half[hi_], prev_max_end[hi_], rel[hi_]
+    cand = seqspace & had_prev & (rel < prev_max_end) & ~keepalive
+
+    # --- repeated starts -----------------------------------------------------------------
+    si = np.flatnonzero(seqspace)
+    o = np.lexsort((row[si], rel[si], half[si]))
+    s_sorted = si[o]
+    same_prev = np.zeros(len(s_sorted), dtype=bool)
+    if len(s_sorted) > 1:
+        same_prev[1:] = (half[s_sorted[1:]] == half[s_sorted[:-1]]) & (
+            rel[s_sorted[1:]] == rel[s_sorted[:-1]]
+        )
+    prev_same = np.full(n, -1, dtype=np.int64)
+    next_same = np.full(n, -1, dtype=np.int64)
+    if len(s_sorted) > 1:
+        prev_same[s_sorted[1:][same_prev[1:]]] = s_sorted[:-1][same_prev[1:]]
+        next_same[s_sorted[:-1][same_prev[1:]]] = s_sorted[1:][same_prev[1:]]
+    dup_start = prev_same >= 0
+    # transmissions of the most-repeated start per half (1 = nothing sent twice)
+    run_id = np.cumsum(~same_prev) - 1
+    run_len = np.bincount(run_id) if len(run_id) else np.zeros(0, np.int64)
+    max_repeats = group_max(
+        run_len[run_id].astype(np.int64), np.ones(len(s_sorted), bool), half[s_sorted], nh, 0
+    )
+
+    qi = np.flatnonzero(cand)
+    k = grouped_searchsorted(hole_half, hole_start, half[qi], rel[qi], side="right") - 1
+    ok = in_group(k, hole_half, half[qi])
+    in_hole = np.zeros(n, dtype=bool)
+    in_hole[qi[ok]] = rel[qi[ok]] < hole_end[k[ok]]
+    retrans = cand & (dup_start | ~in_hole)
+    gapfill = cand & ~retrans
+
+    # --- previous transmission of the same bytes -----------------------------------------
+    ri = np.flatnonzero(retrans)
+    oi = grouped_searchsorted(half, max_end_incl, half[ri], rel[ri], side="right")
+    oi = np.where(in_group(oi, half, half[ri]), oi, ri)
+    prev_tx = np.maximum(oi, prev_same[ri])
+    elapsed = ts[ri] - ts[prev_tx]
+
+    # --- the peer's view: cumulative ACK, highest data, dup ACKs before each packet -----
+    acklow = group_min(rel_ack, ackf, half, nh, 0)
+    cumack = seg_cummax(np.where(ackf, rel_ack, acklow[half] - 1), half)
+    nack = ackf.astype(np.int64)
+    acks_so_far = seg_cumsum(nack, half)
+    pred = grouped_searchsorted(half, row, other, row, side="left") - 1
+    pred_ok = in_group(pred, half, other)
+    peer_has_ack = pred_ok & (take_or(acks_so_far, pred, pred_ok, 0) > 0)
+    peer_cumack_before = np.where(peer_has_ack, take_or(cumack, pred, pred_ok, 0), _LOW)
+    peer_max_end_before = np.where(pred_ok, take_or(max_end_incl, pred, pred_ok, _LOW), _LOW)
+
+    prev_in_half = np.where(first_of_group(half), -1, pos - 1)
+    pv = np.clip(prev_in_half, 0, None)
+    pure_ack = ackf & ~data & ~syn & ~fin & ~rst
+    dupack = (
+        pure_ack
+        & (prev_in_half >= 0)
+        & ackf[pv]
+        & (rel_ack == rel_ack[pv])
+        & (p["window"] == p["window"][pv])
+        & (peer_max_end_before > rel_ack)
+    )
+    dcum = seg_cumsum(dupack.astype(np.int64), half)
+
+    def peer_dupacks_before(q_rows: I64, q_other: I64) -> I64:
+        j = grouped_searchsorted(half, row, q_other, q_rows, side="left") - 1
+        j_ok = in_group(j, half, q_other)
+        return take_or(dcum, j, j_ok, 0)
+
+    dups_between = peer_dupacks_before(row[ri], other[ri]) - peer_dupacks_before(
+        row[prev_tx], other[ri]
+    )
+    fast = np.zeros(n, dtype=bool)
+    timeout = np.zeros(n, dtype=bool)
+    fast[ri] = dups_between >= FAST_RETRANS_DUPACKS
+    timeout[ri] = ~fast[ri] & (elapsed >= RTO_MIN_NS)
+    early = retrans & ~fast & ~timeout
+    spurious = retrans & (peer_cumack_before >= end)
+    prev_tx_all = np.full(n, -1, dtype=np.int64)
+    prev_tx_all[ri] = prev_tx
+    rtx_elapsed = np.zeros(n, dtype=np.int64)
+    rtx_elapsed[ri] = elapsed
+
+    # --- acknowledgment of each transmission -----------------------------------------
+    ai = np.flatnonzero(ackf)
+    a_half, a_cum, a_row = half[ai], cumack[ai], row[ai]
+    ti = np.flatnonzero(seqspace)
+    tq = other[ti]
+    by_val = grouped_searchsorted(a_half, a_cum, tq, end[ti], side="left")
+    by_row = grouped_searchsorted(a_half, a_row, tq, row[ti], side="right")
+    both = in_group(by_val, a_half, tq) & in_group(by_row, a_half, tq)
+    aidx = np.maximum(by_val, by_row)
+    ack_pos = np.full(n, -1, dtype=np.int64)  # packet index of the covering ACK
+    ack_pos[ti[both]] = ai[aidx[both]]
+    nxt = next_same[ti]
+    superseded = (nxt >= 0) & (row[np.clip(nxt, 0, None)] < take_or(row, ack_pos[ti], both, 0))
+    acked = np.zeros(n, dtype=bool)
+    acked[ti] = both & ~superseded & ~(spurious[ti])
+
+    # --- on-wire size, TSO/GSO ---------------------------------------------------------
+    peer_mss = h["mss"][other]
+    ttl = p["ttl"].astype(np.int64)
+    local_sender = initial_ttl(ttl) == ttl
+    super_seg = data & (
+        ((peer_mss > 0) & (payload > peer_mss))
+        | ((peer_mss == 0) & local_sender & (p["ip_len"].astype(np.int64) > ETHERNET_MTU))
+    )
+    wire_payload = np.where(super_seg & (peer_mss > 0), peer_mss, payload)
+    zero_window = (p["window"] == 0) & ~rst & ~syn & ~fin
+
+    p.update(
+        prev_max_end=prev_max_end,
+        keepalive=keepalive,
+        retrans=retrans,
+        fast=fast,
+        timeout=timeout,
+        early=early,
+        spurious=spurious,
+        gapfill=gapfill,
+        hole=jump,
+        dupack=dupack,
+        zero_window=zero_window,
+        acked=acked,
+        ack_pos=ack_pos,
+        prev_tx=prev_tx_all,
+        rtx_elapsed=rtx_elapsed,
+        dup_start=dup_start,
+        peer_cumack_before=peer_cumack_before,
+        super_seg=super_seg,
+        wire_payload=wire_payload,
+        cumack=cumack,
+    )
+
+    # --- per-half counters -------------------------------------------------------------
+    def cnt(mask: np.ndarray) -> I64:
+        return group_count(mask, half, nh)
+
+    h["packets"] = cnt(np.ones(n, bool))
+    h["bytes"] = np.bincount(half, weights=payload, minlength=nh).astype(np.int64)
+    h["ip_bytes"] = np.bincount(half, weights=p["ip_len"].astype(np.int64), minlength=nh).astype(
+        np.int64
+    )
+    h["data_packets"] = cnt(data)
+    h["retrans"] = cnt(retrans)
+    h["fast_retrans"] = cnt(fast)
+    h["timeout_retrans"] = cnt(timeout)
+    h["early_retrans"] = cnt(early)
+    h["spurious_retrans"] = cnt(spurious)
+    h["gapfills"] = cnt(gapfill)
+    h["holes"] = cnt(jump)
+    h["dupacks"] = cnt(dupack)
+    h["zero_windows"] = cnt(zero_window)
+    h["keepalives"] = cnt(keepalive)
+    h["super_segments"] = cnt(super_seg)
+    h["syns"] = cnt(syn)
+    h["fins"] = cnt(fin)
+    h["rsts"] = cnt(rst)
+    h["max_seg_sent"] = group_max(wire_payload, data, half, nh, 0)
+    h["max_payload_captured"] = group_max(payload, data, half, nh, 0)
+    h["max_seg_acked"] = group_max(wire_payload, data & acked, half, nh, 0)
+    h["df_data"] = cnt(data & p["df"])
+    h["stuck_acks"] = cnt(retrans & (rel == peer_cumack_before))
+    h["max_end"] = group_max(end, seqspace, half, nh, 0)
+    h["final_ack"] = group_max(rel_ack, ackf, half, nh, _LOW)  # acks *this* half sends
+    h["max_repeats"] = max_repeats
+    #: data still unacknowledged when the capture ends (by the peer's highest ACK)
+    h["unacked_at_end"] = h["present"] & (h["final_ack"][np.arange(nh) ^ 1] < h["max_end"])
+    # TTLs of the sender's own packets: RSTs are left out (a forged one would skew them)
+    own = ~rst
+    any_own = group_count(own, half, nh) > 0
+    ttl_src = np.where(any_own[half], own, True)
+    h["ttl_min"] = group_min(ttl, ttl_src, half, nh, 0)
+    h["ttl_max"] = group_max(ttl, ttl_src, half, nh, 0)
+    first = first_index(np.ones(n, bool), half, nh)
+    last = last_index(np.ones(n, bool), half, nh)
+    h["first_idx"], h["last_idx"] = first, last
+    h["first_ts"] = take_or(ts, first, first >= 0, 0)
+    h["last_ts"] = take_or(ts, last, last >= 0, 0)
+    h["first_fin"] = first_index(fin, half, nh)
+    h["first_rst"] = first_index(rst, half, nh)
+    h["last_data"] = last_index(data, half, nh)
+    hop_ttl = h["ttl_max"]
+    h["hops"] = np.where(h["present"], initial_ttl(hop_ttl) - hop_ttl, -1)
+    first_ack = first_index(ackf & ~syn, half, nh)
+    h["first_pure_ack"] = first_ack

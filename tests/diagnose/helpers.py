@@ -1,0 +1,21 @@
+"""Run the diagnosis on a scripted table and pick findings out."""
+
+from __future__ import annotations
+
+from pathsleuth.capture.table import PacketTable
+from pathsleuth.diagnose import AnalysisResult, analyze_table
+from pathsleuth.diagnose.model import Finding, Verdict
+
+
+def run(t: PacketTable) -> AnalysisResult:
+    return analyze_table(t, file="test.pcap")
+
+
+def only(result: AnalysisResult, verdict: Verdict) -> Finding:
+    got = [f.verdict.value for f in result.findings]
+    assert got == [verdict.value], got
+    return result.findings[0]
+
+
+def text(f: Finding) -> str:
+    return "\n".join(e.text for e in f.evidence)

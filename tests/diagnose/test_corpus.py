@@ -1,0 +1,79 @@
+"""Every capture of ../shared/captures gets the verdict its expected.tsv accepts.
+
+Mapping (MANIFEST.md): pmtu_blackhole, pmtud_working as they are; ptb_received_ignored =
+ptb_ignored; middlebox_drop_or_reset = middlebox_reset | middlebox_drop;
+plain_loss_or_timeout = packet_loss | peer_unresponsive; none = no error- or
+warning-severity finding; malformed_input = a clean BadInput, or no finding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pathsleuth.errors import BadInput
+
+pytest.importorskip("pathsleuth.capture.dissect")
+
+from pathsleuth.capture.reader import iter_captures
+from pathsleuth.diagnose import analyze_table
+from pathsleuth.diagnose.model import Severity
+
+pytestmark = pytest.mark.corpus
+
+CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures"
+
+VERDICT_MAP = {
+    "pmtu_blackhole": {"pmtu_blackhole"},
+    "pmtud_working": {"pmtud_working"},
+    "ptb_received_ignored": {"ptb_ignored"},
+    "middlebox_drop_or_reset": {"middlebox_reset", "middlebox_drop"},
+    "plain_loss_or_timeout": {"packet_loss", "peer_unresponsive"},
+}
+
+
+def _expected() -> list[tuple[str, str]]:
+    tsv = CAPTURES / "expected.tsv"
+    if not tsv.is_file():
+        return []
+    rows = []
+    for line in tsv.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, accepted = line.split("\t")[:2]
+        rows.append((name, accepted))
+    return rows
+
+
+@pytest.mark.parametrize(("name", "accepted"), _expected(), ids=[n for n, _ in _expected()])
+def test_capture_verdict(captures_dir: Path, name: str, accepted: str) -> None:
+    options = set(accepted.split("|"))
+    try:
+        findings = []
+        for cap in iter_captures(str(captures_dir / name)):
+            findings.extend(analyze_table(cap.read_all(), file=cap.name).findings)
+    except BadInput as e:
+        assert "malformed_input" in options, f"unexpected BadInput: {e}"
+        return
+    serious = {f.verdict.value for f in findings if f.severity != Severity.INFO}
+    allowed: set[str] = set()
+    for o in options - {"none", "malformed_input"}:
+        allowed |= VERDICT_MAP[o]
+    if options & {"none", "malformed_input"}:
+        # no error/warning finding, except verdicts the line also accepts
+        assert serious <= allowed, (name, serious)
+        return
+    everything = {f.verdict.value for f in findings}
+    assert everything & allowed, (name, everything)
+    assert serious <= allowed, (name, serious)
+
+
+def test_expected_table_is_complete(captures_dir: Path) -> None:
+    listed = {n for n, _ in _expected()}
+    on_disk = {
+        str(p.relative_to(captures_dir))
+        for p in captures_dir.rglob("*")
+        if p.suffix in {".pcap", ".pcapng"}
+    }
+    assert on_disk <= listed

@@ -1,0 +1,151 @@
+"""Connection grouping, orientation, port reuse and sequence unwrapping."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pathsleuth.capture.table import Status
+from pathsleuth.tcp.connections import build_connections, tcp_rows
+from tcp.tables import Conv, make_table
+
+
+def test_two_directions_one_connection_oriented_by_syn() -> None:
+    c = Conv()
+    c.handshake(0.0)
+    c.send("c", 0.1, 100)
+    c.ack("s", 0.2)
+    ct = build_connections(c.table())
+    assert ct.n_conn == 1
+    assert ct.c["cli_port"].tolist() == [51064]
+    assert ct.c["srv_port"].tolist() == [25]
+    # half 0 = initiator -> responder: the SYN, the ACK and the data
+    assert ct.p["dir"].tolist() == [0, 0, 0, 1, 1]
+    assert ct.h["base"].tolist() == [c.cisn, c.sisn]
+    assert ct.h["mss"].tolist() == [1460, 1460]
+
+
+def test_port_reuse_with_new_isn_splits() -> None:
+    a = Conv(cisn=1000)
+    a.handshake(0.0)
+    a.fin("c", 0.1)
+    b = Conv(cisn=900000)
+    b.handshake(5.0)
+    b.send("c", 5.1, 10)
+    ct = build_connections(a.table(b))
+    assert ct.n_conn == 2
+    assert ct.h["base"][0::2].tolist() == [1000, 900000]
+
+
+def test_syn_retransmission_does_not_split() -> None:
+    c = Conv()
+    c.handshake(1.0)
+    row = dict(c.rows[0], t=0.0)
+    c.rows.insert(0, row)  # the same SYN sent a second earlier
+    ct = build_connections(c.table())
+    assert ct.n_conn == 1
+
+
+def test_unwrap_across_2_32() -> None:
+    c = Conv(cisn=(1 << 32) - 10)
+    c.handshake(0.0)
+    c.send("c", 0.1, 100)
+    c.send("c", 0.2, 100)
+    ct = build_connections(c.table())
+    sl = ct.half_slice(0)
+    assert ct.p["rel_seq"][sl].tolist() == [0, 1, 1, 101]
+    assert ct.p["end"][sl].tolist()[-1] == 201
+    # the server's ACKs of that data unwrap in the client's space
+    c.ack("s", 0.3)
+    ct = build_connections(c.table())
+    assert ct.p["rel_ack"][ct.half_slice(1)].tolist()[-1] == 201
+
+
+def test_mid_connection_without_handshake_guesses_server_by_port() -> None:
+    c = Conv()
+    c.nxt = {"c": 5000, "s": 9000}
+    c.send("s", 0.0, 100)
+    c.ack("c", 0.1)
+    ct = build_connections(c.table())
+    assert not bool(ct.c["oriented"][0])
+    assert int(ct.c["srv_port"][0]) == 25
+    assert ct.h["base"].tolist() == [5000, 9000]
+    assert not ct.h["isn_seen"].any()
+
+
+def test_unusable_packets_are_left_out() -> None:
+    c = Conv()
+    c.handshake(0.0)
+    t = c.table()
+    t.columns["status"][1] = Status.TRUNCATED
+    assert tcp_rows(t).tolist() == [0, 2]
+    ct = build_connections(t)
+    assert len(ct.p["row"]) == 2
+
+
+def test_empty_table() -> None:
+    ct = build_connections(make_table([]))
+    assert ct.n_conn == 0
+    assert len(ct.p["row"]) == 0
+
+
+def test_many_connections_sorted_by_half_and_row() -> None:
+    convs = []
+    for i in range(50):
+        c = Conv(cport=40000 + i, cisn=1000 * i)
+        c.handshake(i * 0.01)
+        c.send("c", i * 0.01 + 0.5, 10)
+        convs.append(c)
+    ct = build_connections(convs[0].table(*convs[1:]))
+    assert ct.n_conn == 50
+    key = ct.p["half"] * 10**9 + ct.p["row"]
+    assert np.all(np.diff(key) > 0)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, (1 << 32) - 1), st.integers(1, 3000), st.floats(0, 5)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_property_grouping_and_unwrap(convs: list[tuple[int, int, float]]) -> None:
+    """Whatever the ISNs (wrap included) and the interleaving, each conversation is one
+    connection and every segment's relative seq is its byte offset from the ISN."""
+    cs = []
+    for i, (isn, size, t0) in enumerate(convs):
+        c = Conv(cport=20000 + i, cisn=isn)
+        c.handshake(t0, 0.01)
+        for k in range(4):
+            c.send("c", t0 + 0.1 + k * 0.01, size)
+        c.ack("s", t0 + 0.2)
+        cs.append(c)
+    ct = build_connections(cs[0].table(*cs[1:]))
+    assert ct.n_conn == len(convs)
+    for conn in range(ct.n_conn):
+        sl = ct.half_slice(2 * conn)
+        port = int(ct.c["cli_port"][conn])
+        size = convs[port - 20000][1]
+        data = ct.p["payload_len"][sl] > 0
+        assert ct.p["rel_seq"][sl][data].tolist() == [1 + k * size for k in range(4)]
+        back = ct.half_slice(2 * conn + 1)
+        assert ct.p["rel_ack"][back].tolist()[-1] == 1 + 4 * size
+
+
+def test_lazy_columns_follow_connection_order() -> None:
+    c = Conv()
+    c.handshake(0.0)
+    c.send("c", 0.1, 10)
+    c.ack("s", 0.2)
+    t = c.table()
+    ct = build_connections(t)
+    assert "ip_id" not in ct.p
+    assert ct.p["ip_id"].tolist() == t.ip_id[ct.p["row"]].tolist()
+    assert ct.p["frame"].tolist() == [1, 3, 4, 2, 5]
+    try:
+        ct.p["no_such_column"]
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("unknown column must raise KeyError")
