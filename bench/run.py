@@ -35,11 +35,29 @@ WORKER = HERE / "worker.py"
 SIZES = [100_000, 2_000_000]
 LARGE = 10_000_000
 TSHARK_FIELDS = [
-    "frame.number", "frame.time_epoch", "frame.len", "ip.src", "ip.dst", "ipv6.src",
-    "ipv6.dst", "ip.ttl", "ip.flags.df", "ip.len", "tcp.srcport", "tcp.dstport",
-    "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value", "tcp.len",
-    "tcp.options.mss_val", "tcp.options.wscale.shift", "tcp.options.timestamp.tsval",
-    "icmp.type", "icmp.code", "icmp.mtu",
+    "frame.number",
+    "frame.time_epoch",
+    "frame.len",
+    "ip.src",
+    "ip.dst",
+    "ipv6.src",
+    "ipv6.dst",
+    "ip.ttl",
+    "ip.flags.df",
+    "ip.len",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.flags",
+    "tcp.window_size_value",
+    "tcp.len",
+    "tcp.options.mss_val",
+    "tcp.options.wscale.shift",
+    "tcp.options.timestamp.tsval",
+    "icmp.type",
+    "icmp.code",
+    "icmp.mtu",
 ]
 
 
@@ -59,7 +77,9 @@ class Run:
         return self.packets / self.seconds if self.seconds > 0 else 0.0
 
 
-def timed(cmd: list[str], *, stdout_to_null: bool = True, timeout: float = 3600) -> tuple[float, float, int, str]:
+def timed(
+    cmd: list[str], *, stdout_to_null: bool = True, timeout: float = 3600
+) -> tuple[float, float, int, str]:
     """Run cmd; return (wall seconds, peak RSS MiB, exit status, stdout)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -89,8 +109,18 @@ def generate(n: int) -> tuple[Path, Path]:
     if not (pcap.exists() and truth.exists()):
         print(f"generating {pcap.name} ...", flush=True)
         subprocess.run(
-            [sys.executable, str(GEN), "--seed", "7", "--packets", str(n),
-             "--out", str(pcap), "--truth", str(truth)],
+            [
+                sys.executable,
+                str(GEN),
+                "--seed",
+                "7",
+                "--packets",
+                str(n),
+                "--out",
+                str(pcap),
+                "--truth",
+                str(truth),
+            ],
             check=True,
         )
     return pcap, truth
@@ -104,11 +134,22 @@ def bench_file(pcap: Path, runs: list[Run]) -> None:
         )
         res = json.loads(out) if rc == 0 and out.strip() else {}
         runs.append(
-            Run(what, "pathsleuth", pcap.name, res.get("packets", n), res.get("seconds", 0.0),
-                rss, rc == 0, res.get("note", ""))
+            Run(
+                what,
+                "pathsleuth",
+                pcap.name,
+                res.get("packets", n),
+                res.get("seconds", 0.0),
+                rss,
+                rc == 0,
+                res.get("note", ""),
+            )
         )
-        print(f"  pathsleuth {what:8s} {runs[-1].seconds:8.2f} s  {runs[-1].pps / 1e6:7.2f} Mpkt/s  "
-              f"{rss:8.0f} MiB  {runs[-1].note}", flush=True)
+        print(
+            f"  pathsleuth {what:8s} {runs[-1].seconds:8.2f} s  {runs[-1].pps / 1e6:7.2f} Mpkt/s  "
+            f"{rss:8.0f} MiB  {runs[-1].note}",
+            flush=True,
+        )
     if shutil.which("tshark") is None:
         print("  tshark not installed: no comparison")
         return
@@ -120,8 +161,10 @@ def bench_file(pcap: Path, runs: list[Run]) -> None:
     for what, cmd in cmds.items():
         dt, rss, rc, _ = timed(cmd)
         runs.append(Run(what, "tshark", pcap.name, n, dt, rss, rc == 0))
-        print(f"  tshark     {what:8s} {dt:8.2f} s  {n / dt / 1e6:7.2f} Mpkt/s  {rss:8.0f} MiB",
-              flush=True)
+        print(
+            f"  tshark     {what:8s} {dt:8.2f} s  {n / dt / 1e6:7.2f} Mpkt/s  {rss:8.0f} MiB",
+            flush=True,
+        )
 
 
 def bench_logs(size: int, runs: list[Run]) -> dict[str, object]:
@@ -156,12 +199,17 @@ def main() -> int:
             continue
         t = by.get((r.what, "tshark", r.file))
         ratio = f"{t.seconds / r.seconds:6.1f}x" if t and r.seconds > 0 and t.ok else "   n/a"
-        print(f"  {r.file:18s} {r.what:8s} {r.pps / 1e6:6.2f} Mpkt/s  ratio {ratio}  "
-              f"peak RSS {r.peak_rss_mb:6.0f} MiB")
+        print(
+            f"  {r.file:18s} {r.what:8s} {r.pps / 1e6:6.2f} Mpkt/s  ratio {ratio}  "
+            f"peak RSS {r.peak_rss_mb:6.0f} MiB"
+        )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(
-        json.dumps({"runs": [asdict(r) | {"pps": r.pps} for r in runs], "logs": logres},
-                   indent=1, default=str)
+        json.dumps(
+            {"runs": [asdict(r) | {"pps": r.pps} for r in runs], "logs": logres},
+            indent=1,
+            default=str,
+        )
     )
     return 0 if all(r.ok for r in runs) else 1
 

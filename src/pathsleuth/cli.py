@@ -59,6 +59,7 @@ def _progress_callback() -> Callable[[int, int | None], None] | None:
 
 # ---- end decode --------------------------------------------------------------------
 
+
 # ---- analyze (tcp/ + diagnose/) -----------------------------------------------------
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
@@ -171,6 +172,7 @@ def _seq_points(result: Any) -> dict[tuple[str, int], list[Any]]:
 
 
 # ---- end analyze -------------------------------------------------------------------
+
 
 # ---- logs (maillog/) ----------------------------------------------------------------
 @cli.command("logs")
