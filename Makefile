@@ -18,8 +18,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,lab,bench,fuzz]'
 	touch $(STAMP)
 
+# exit status 1 means "an error-severity problem was found", which is the point of the demo
 demo: $(STAMP)
+	@echo "== pathsleuth analyze: a lab capture of a PMTU black hole, joined with its Postfix log"
 	$(VENV)/bin/pathsleuth analyze examples/blackhole/client.pcapng --log examples/blackhole/postfix.log || [ $$? -eq 1 ]
+	@echo
+	@echo "== pathsleuth logs: the GroupWise GWIA excerpts of the seed case"
+	$(VENV)/bin/pathsleuth logs examples/gwia/0518gwia.001 || [ $$? -eq 1 ]
 
 system-deps:
 	@if [ "$$(id -u)" = 0 ]; then \
