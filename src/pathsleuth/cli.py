@@ -256,10 +256,13 @@ def logs_cmd(
 )
 @click.option(
     "--method",
-    type=click.Choice(["udp", "icmp"]),
+    type=click.Choice(["udp", "icmp", "tcp"]),
     default="udp",
     show_default=True,
-    help="Hop-trace probes: UDP (unprivileged) or ICMP echo (root; for paths that filter UDP).",
+    help="Hop-trace probes: UDP (unprivileged) or ICMP echo (root; for paths that filter "
+    "UDP) measure the MTU per hop. TCP SYN to --port, for paths that filter UDP and ICMP: "
+    "as root the SYNs carry a payload and measure the MTU too; without root they find hops "
+    "and reachability only (a plain SYN has no payload; the SMTP test measures the MTU).",
 )
 def probe_cmd(
     target: str,
@@ -282,7 +285,7 @@ def probe_cmd(
         max_hops=max_hops,
         smtp=smtp,
         trace=trace,
-        method="icmp" if method == "icmp" else "udp",
+        method="icmp" if method == "icmp" else "tcp" if method == "tcp" else "udp",
     )
     click.echo(probe_json(result) if fmt == "json" else probe_text(result), nl=False)
     if probe_has_error(result) or any(r.errors for r in result.results):

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from pathsleuth.errors import BadInput
 from pathsleuth.probe.fixcheck import (
+    FixCheck,
     FixStatus,
     HostState,
     RuleKind,
@@ -44,8 +45,8 @@ DEFAULT_SYSCTLS = {
 }
 
 
-def status(fc: object, fix_id: str) -> FixStatus:
-    return {f.id: f.status for f in fc.fixes}[fix_id]  # type: ignore[attr-defined]
+def status(fc: FixCheck, fix_id: str) -> FixStatus:
+    return {f.id: f.status for f in fc.fixes}[fix_id]
 
 
 def test_route_mtu_lock_v4_and_v6() -> None:
@@ -281,7 +282,7 @@ def test_nft_parser_survives_any_json(doc: object) -> None:
 def test_iptables_save_parser_survives_any_text(words: list[str]) -> None:
     text = " ".join(words)
     for fam in (4, 6):
-        hits, _ = parse_iptables_save(text, fam)  # type: ignore[arg-type]
+        hits, _ = parse_iptables_save(text, fam)
         assert all(h.family == fam for h in hits)
 
 

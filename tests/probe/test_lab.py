@@ -237,6 +237,90 @@ def test_filtered_udp_falls_back_to_icmp() -> None:
         assert rc == 1
 
 
+UDP_DROP_AT_R2 = (
+    "table inet nudp { chain forward { type filter hook forward priority filter; "
+    "policy accept; meta l4proto udp drop\n }\n}"
+)
+
+
+def test_tcp_trace_finds_blackhole_when_udp_is_filtered(tmp_path: Path) -> None:
+    """r2 drops forwarded UDP. As root, `--method tcp` sends raw SYNs that carry a payload
+    to the SMTP port: over IPv4 and IPv6 the trace still finds every hop, the path MTU and
+    the router that swallows the PTB. The documents validate against the published schema."""
+    import jsonschema  # type: ignore[import-untyped]
+
+    from pathsleuth.report.probe import load_schema
+
+    validator = jsonschema.Draft202012Validator(load_schema("probe"))
+    with Topology(SPEC_1400) as topo:
+        get_scenario("blackhole").setup(topo)
+        topo.nft("r2", UDP_DROP_AT_R2)
+        smtp_server(topo, tmp_path)
+        for family in (4, 6):
+            addr = topo.addr("server", family)  # type: ignore[arg-type]
+            rc, doc = pathsleuth(
+                topo, "client", ["probe", addr, "--no-smtp", "--method", "tcp", "--format", "json"]
+            )
+            validator.validate(doc)
+            dest = doc["destinations"][0]
+            trace = dest["trace"]
+            assert trace["method"] == "tcp" and trace["mtu_measured"] and trace["reached"]
+            assert [h["address"] for h in trace["hops"]] == [
+                topo.addr(n, family)  # type: ignore[arg-type]
+                for n in ("r1", "r2", "server")
+            ]
+            assert trace["path_mtu"] == 1400 and trace["path_mtu_high"] == 1401
+            assert trace["blackhole"]["router"] == topo.addr("r1", family)  # type: ignore[arg-type]
+            assert [f["verdict"] for f in dest["findings"]] == ["pmtu_blackhole"]
+            assert dest["notes"] == [] and rc == 1
+    # the handshakes were reset by this host's kernel: nothing reached the SMTP sink
+    assert not list(tmp_path.glob("*.eml"))
+
+
+def test_unprivileged_tcp_trace_finds_hops_and_says_what_it_cannot(tmp_path: Path) -> None:
+    """Without root (the CLI runs as nobody), `--method tcp` traces with connect() SYNs:
+    with UDP filtered it still finds every hop and the target, and says that it cannot
+    measure the MTU (the SMTP-level test does; `test_smtp_probe_tells_scenarios_apart`
+    shows it finds this black hole)."""
+    with Topology(SPEC_1400) as topo:
+        get_scenario("blackhole").setup(topo)
+        topo.nft("r2", UDP_DROP_AT_R2)
+        smtp_server(topo, tmp_path)
+        nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        cli = [*nobody, sys.executable, "-m", "pathsleuth.cli", "probe", topo.addr("server")]
+        done = topo.run(
+            "client",
+            [*cli, "--method", "tcp", "--no-smtp", "--format", "json"],
+            timeout=60,
+            check=False,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+        )
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        text = topo.run(
+            "client",
+            [*cli, "--method", "tcp", "--no-smtp"],
+            timeout=60,
+            check=False,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+        )
+    dest = doc["destinations"][0]
+    trace = dest["trace"]
+    assert trace["method"] == "tcp" and not trace["mtu_measured"] and trace["reached"]
+    assert [h["address"] for h in trace["hops"]] == [
+        topo.addr("r1"),
+        topo.addr("r2"),
+        topo.addr("server"),
+    ]
+    assert trace["path_mtu"] is None and trace["blackhole"] is None
+    assert trace["probes_sent"] == 3
+    (note,) = dest["notes"]
+    assert "carry no payload" in note and "without --no-smtp" in note
+    assert dest["smtp"] is None and dest["findings"] == [] and dest["errors"] == []
+    assert "hops only: a SYN has no payload, the MTU is not measured" in text.stdout
+    assert "path MTU not measured" in text.stdout and text.returncode == 0
+
+
 @pytest.mark.skipif(shutil.which("postfix") is None, reason="postfix not installed")
 @pytest.mark.parametrize("scenario", ["blackhole", "pmtud-ok"])
 def test_smtp_probe_against_real_postfix(scenario: str) -> None:

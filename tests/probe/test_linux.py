@@ -1,7 +1,8 @@
-"""The error-queue decoding and the UDP trace against loopback (no root needed)."""
+"""The error-queue decoding and the UDP and TCP traces against loopback (no root needed)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import struct
@@ -22,6 +23,7 @@ from pathsleuth.probe.linux import (
     parse_recverr,
     payload_probe_id,
     reply_from_error,
+    route_source,
     run_trace,
 )
 from pathsleuth.probe.planner import Probe, ReplyKind, StopReason
@@ -131,7 +133,8 @@ def test_loopback_trace_reaches_destination(address: str, family: int) -> None:
     assert trace.reached and trace.stop is StopReason.REACHED
     assert len(trace.hops) == 1 and trace.hops[0].address == address
     # PMTUDISC_PROBE lets the first probe go at the loopback MTU: no drop, no black hole
-    assert trace.path_mtu >= 65000 and trace.blackhole is None and trace.drops == ()
+    assert trace.path_mtu is not None and trace.path_mtu >= 65000
+    assert trace.blackhole is None and trace.drops == ()
     assert trace.probes_sent == 1
 
 
@@ -157,3 +160,54 @@ def test_loopback_udp_service_answer_counts_as_destination() -> None:
         t.join()
         srv.close()
     assert trace.reached and trace.hops[0].destination
+
+
+@pytest.mark.parametrize(("address", "family"), [("127.0.0.1", 4), ("::1", 6)])
+@pytest.mark.parametrize("listening", [True, False], ids=["syn-ack", "rst"])
+@pytest.mark.parametrize(
+    "raw", [False, pytest.param(True, marks=pytest.mark.needs_root)], ids=["connect", "raw"]
+)
+def test_loopback_tcp_trace(address: str, family: int, listening: bool, raw: bool) -> None:
+    """TCP SYN probes: a SYN-ACK (listening port) or a RST (closed port) is the target's
+    answer. connect() SYNs (no privileges) give hops and no MTU; raw SYNs with a payload
+    (root) are sized: the first probe goes at the loopback MTU and is answered."""
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    with socket.socket(af, socket.SOCK_STREAM) as srv:
+        srv.bind((address, 0))
+        port = srv.getsockname()[1]
+        if listening:
+            srv.listen(4)
+        else:
+            srv.close()  # the port is free again: the SYN is answered with a RST
+        trace = run_trace(
+            address,
+            family,  # type: ignore[arg-type]
+            method="tcp",
+            port=port,
+            timeout=2.0,
+            interval=0.0,
+            tcp_raw=raw,
+        )
+        if listening:
+            # the handshake completed and was reset at once: nothing is left to accept
+            srv.settimeout(0.2)
+            with contextlib.suppress(TimeoutError):
+                conn, _ = srv.accept()
+                with conn, contextlib.suppress(ConnectionResetError):
+                    assert conn.recv(16) == b""
+    assert trace.method == "tcp" and trace.mtu_measured is raw and trace.source == address
+    assert trace.reached and trace.stop is StopReason.REACHED and trace.probes_sent == 1
+    mtu = trace.path_mtu
+    assert [(h.ttl, h.address, h.destination, h.mtu) for h in trace.hops] == [
+        (1, address, True, mtu)
+    ]
+    if raw:
+        assert mtu is not None and mtu >= 65000 and trace.first_mtu == mtu
+    else:
+        assert mtu is None and trace.first_mtu is None
+    assert trace.blackhole is None and trace.drops == ()
+
+
+def test_route_source() -> None:
+    assert route_source("127.0.0.1", 4) == "127.0.0.1"
+    assert route_source("::1", 6) == "::1"

@@ -303,3 +303,54 @@ def test_ptb_for_a_small_probe_counts_as_no_answer() -> None:
     assert planner.blackhole is None and not planner.done
     nxt = planner.next_probe()
     assert nxt is not None and nxt.ttl == 1
+
+
+def run_sizeless(path: SimPath) -> tuple[TracePlanner, list[Probe]]:
+    planner = TracePlanner("target", family=4, first_mtu=1500, measure_mtu=False)
+    sent: list[Probe] = []
+    for _ in range(MAX_PROBES + 1):
+        probe = planner.next_probe()
+        if probe is None:
+            break
+        sent.append(probe)
+        planner.handle(path.answer(probe))
+    assert planner.done
+    return planner, sent
+
+
+def test_sizeless_trace_is_a_plain_traceroute() -> None:
+    """TCP SYN probes have no size: the black hole after r1 is invisible, every hop is
+    found with one probe, and the result carries no MTU at all."""
+    planner, sent = run_sizeless(lab(r1_ptb=False))
+    trace = planner.result()
+    assert {p.size for p in sent} == {576} and not any(p.small for p in sent)
+    assert len(sent) == 3 and trace.reached and trace.stop is StopReason.REACHED
+    assert [h.address for h in trace.hops] == ["198.18.0.2", "198.18.1.2", "198.18.2.2"]
+    assert all(h.mtu is None for h in trace.hops)
+    assert not trace.mtu_measured and trace.first_mtu is None and trace.path_mtu is None
+    assert trace.path_mtu_high is None and trace.drops == () and trace.blackhole is None
+
+
+def test_sizeless_trace_silent_hops_and_losses() -> None:
+    nodes = [Node("10.0.0.1"), Node("10.0.1.1", answers=False), Node("10.0.2.1")]
+    lost = {2 + PROBES_PER_HOP}  # the first probe at TTL 3 is lost, the retry answers
+    path = SimPath(nodes, lose=lambda p: p.id in lost)
+    planner, sent = run_sizeless(path)
+    trace = planner.result()
+    assert [h.address for h in trace.hops] == ["10.0.0.1", None, "10.0.2.1"]
+    assert trace.reached and len(sent) == 1 + PROBES_PER_HOP + 2
+    assert [p.ttl for p in sent][-2:] == [3, 3]
+
+
+def test_ptb_for_a_minimum_size_probe_is_no_answer() -> None:
+    """A PTB for a probe of the minimum size breaks RFC 1191 / 8201: the planner treats it as
+    a loss (never as a black hole found by an empty search)."""
+    planner = TracePlanner("t", family=4, first_mtu=1500, measure_mtu=False)
+    for _ in range(PROBES_PER_HOP):
+        probe = planner.next_probe()
+        assert probe is not None
+        planner.handle(
+            Reply(probe_id=probe.id, kind=ReplyKind.PACKET_TOO_BIG, address="10.0.0.1", mtu=500)
+        )
+    trace = planner.result()
+    assert trace.blackhole is None and trace.hops[0].address is None

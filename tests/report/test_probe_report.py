@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from pathsleuth.diagnose.model import Severity, Verdict
@@ -12,6 +13,7 @@ from pathsleuth.probe.smtp import Attempt, SmtpProbe, classify
 from pathsleuth.probe.targets import Destination
 from pathsleuth.report.probe import (
     PROBE_SCHEMA_VERSION,
+    _trace_text,
     fixcheck_json,
     fixcheck_text,
     probe_has_error,
@@ -146,3 +148,51 @@ def test_fixcheck_renderings() -> None:
     assert "NOT protected" in text
     assert "$ ip route replace 198.18.2.2/32 via 198.18.0.2 dev eth0 mtu lock 1400" in text
     assert "MTUBytes=1400" in text
+
+
+def test_tcp_traces_say_what_they_measure() -> None:
+    """A raw (root) TCP trace is sized like UDP; a connect() TCP trace has no MTU at all,
+    and the text says so instead of printing empty sizes."""
+    sized = dataclasses.replace(blackhole_trace(), method="tcp")
+    text = "\n".join(_trace_text(sized))
+    assert "hop trace (TCP SYN with payload, DF, first probe 1500 bytes)" in text
+    assert "path MTU 1400 (1401 does not pass)" in text
+    hops = (
+        Hop(ttl=1, address="198.18.0.2", rtts_ms=(0.2,)),
+        Hop(ttl=2, address=None),
+        Hop(ttl=3, address="198.18.2.2", rtts_ms=(0.5,), destination=True),
+    )
+    bare = PathTrace(
+        target="198.18.2.2", family=4, first_mtu=None, hops=hops, drops=(), blackhole=None,
+        path_mtu=None, path_mtu_high=None, reached=True, stop=StopReason.REACHED,
+        probes_sent=5, mtu_measured=False, method="tcp", source="198.18.0.1",
+    )  # fmt: skip
+    text = "\n".join(_trace_text(bare))
+    assert "hops only: a SYN has no payload, the MTU is not measured" in text
+    assert "None" not in text and "pmtu" not in text
+    assert "path MTU not measured; target reached; 5 probes" in text
+    assert trace_findings(bare, port=25) == []
+    doc = json.loads(
+        probe_json(
+            ProbeRun(
+                target="198.18.2.2",
+                port=25,
+                results=(
+                    DestinationResult(
+                        destination=Destination(address="198.18.2.2", family=4, host="mx"),
+                        trace=bare,
+                    ),
+                ),
+            )
+        )
+    )
+    t = doc["destinations"][0]["trace"]
+    assert t["mtu_measured"] is False and t["path_mtu"] is None and t["first_mtu"] is None
+    assert t["source"] == "198.18.0.1" and [h["mtu"] for h in t["hops"]] == [None] * 3
+
+
+def test_trace_finding_flow_names_this_host() -> None:
+    (f,) = trace_findings(dataclasses.replace(blackhole_trace(), source="198.18.0.1"), port=25)
+    assert (f.flow.src, f.flow.dst, f.flow.dport) == ("198.18.0.1", "198.18.2.2", 25)
+    (f,) = trace_findings(blackhole_trace(), port=25)
+    assert f.flow.src == "0.0.0.0"  # no route known: the unspecified address, not ""

@@ -9,6 +9,19 @@ a ``struct sock_extended_err`` plus the offender's address) without privileges. 
 (``method="icmp"``) the probes are ICMP echo requests on a raw socket, for paths that
 filter UDP; its errors arrive on the same error queue, echo replies as normal reads.
 
+``method="tcp"`` probes with TCP SYNs to the service's own port, for paths that filter
+UDP and ICMP echo but must pass mail. With root they are raw SYNs that carry a payload
+(RFC 9293 allows data on a SYN), so they have a size and the trace measures the MTU per
+hop and finds the black hole exactly as with UDP; errors come back on the raw socket's
+error queue, the target's SYN-ACK or RST as a read (this host's kernel resets the
+handshake: the source port is held by a bound, non-listening socket). Without root
+(`TcpSynProbes`) each probe is a non-blocking ``connect()`` with the TTL limited and
+``IP_RECVERR`` on, as ``traceroute -M tcpconn`` does: since Linux 5.8 ("tcp: allow
+traceroute -Mtcp for unpriv users") the ICMP errors answering a SYN land on that socket's
+error queue with the offender's address, and a SYN-ACK or RST is the target's answer. Such
+a SYN carries no payload: that trace finds hops and reachability, not the MTU (the planner
+runs with ``measure_mtu=False``; the SMTP-level test still measures the MTU).
+
 It hands on `run_trace`, which drives a pure `TracePlanner` to the end and returns its
 `PathTrace`; `parse_recverr` and `reply_from_error` decode the error queue and are tested
 on their own. Nothing here decides or prints.
@@ -21,6 +34,7 @@ import dataclasses
 import errno
 import ipaddress
 import os
+import random
 import select
 import socket
 import struct
@@ -42,7 +56,7 @@ from pathsleuth.probe.planner import (
     TracePlanner,
 )
 
-Method = Literal["udp", "icmp"]
+Method = Literal["udp", "icmp", "tcp"]
 
 # ---- kernel constants (include/uapi/linux/in.h, in6.h, errqueue.h, icmp.h) ------------
 
@@ -98,6 +112,14 @@ IPV4_HEADER = 20  # RFC 791, no options
 IPV6_HEADER = 40  # RFC 8200
 UDP_HEADER = 8  # RFC 768
 ICMP_HEADER = 8  # RFC 792 echo: type, code, checksum, id, seq
+TCP_HEADER = 20  # RFC 9293 section 3.1, no options
+TCP_SYN = 0x02
+TCP_RST = 0x04
+TCP_ACK = 0x10
+#: IPV6_CHECKSUM (include/uapi/linux/in6.h): the kernel fills in a raw socket's checksum
+#: at this offset (RFC 3542 section 3.1); 16 is the TCP checksum's offset
+IPV6_CHECKSUM = 7
+TCP_CHECKSUM_OFFSET = 16
 
 # ---- tunables ---------------------------------------------------------------------------
 
@@ -116,6 +138,10 @@ PAYLOAD_HEADER = struct.Struct("!4sI")
 START_SIZE = 65535
 #: error-queue entries read per wait, at most (bounds a flood of stray errors)
 MAX_ERRORS_PER_WAIT = 64
+#: SYN retransmissions of one TCP probe socket (TCP_SYNCNT; 1 is the kernel's minimum):
+#: the probe is given up after PROBE_TIMEOUT_S anyway, and tcp_syn_retries' default of 6
+#: would keep resending for two minutes had the socket lived on
+TCP_PROBE_SYNCNT = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,17 +269,26 @@ class ProbeSocket:
         af = socket.AF_INET if family == 4 else socket.AF_INET6
         self._level = SOL_IP if family == 4 else SOL_IPV6
         self._ident = os.getpid() & 0xFFFF
+        self._holder: socket.socket | None = None
+        self._sport = 0
+        self._seq_base = random.getrandbits(32)
+        self._source = ""
         try:
             if method == "udp":
                 self.sock = socket.socket(af, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
                 self._overhead = (IPV4_HEADER if family == 4 else IPV6_HEADER) + UDP_HEADER
+            elif method == "tcp":
+                self.sock = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_TCP)
+                self._overhead = (IPV4_HEADER if family == 4 else IPV6_HEADER) + TCP_HEADER
+                self._reserve_port(af)
             else:
                 proto = socket.IPPROTO_ICMP if family == 4 else socket.IPPROTO_ICMPV6
                 self.sock = socket.socket(af, socket.SOCK_RAW, proto)
                 self._overhead = (IPV4_HEADER if family == 4 else IPV6_HEADER) + ICMP_HEADER
         except PermissionError as exc:
+            kind = "Sized TCP" if method == "tcp" else "ICMP"
             raise EnvironmentProblem(
-                "ICMP probes need a raw socket: run as root (or with CAP_NET_RAW), "
+                f"{kind} probes need a raw socket: run as root (or with CAP_NET_RAW), "
                 "or use the default UDP probes"
             ) from exc
         except OSError as exc:
@@ -266,8 +301,25 @@ class ProbeSocket:
             self.sock.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
         self.sock.setblocking(False)
 
+    def _reserve_port(self, af: int) -> None:
+        """Hold a TCP port for the raw SYNs' source port: bound, never listening, so this
+        host's kernel answers the target's SYN-ACK with a RST (no half-open connection is
+        left behind) and no other connection of ours gets the same port meanwhile."""
+        source = route_source(self.address, self.family)
+        if source is None:
+            raise OSError(errno.ENETUNREACH, os.strerror(errno.ENETUNREACH))
+        self._source = source
+        holder = socket.socket(af, socket.SOCK_STREAM)
+        holder.bind((source, 0))
+        self._holder = holder
+        self._sport = int(holder.getsockname()[1])
+        if self.family == 6:
+            self.sock.setsockopt(SOL_IPV6, IPV6_CHECKSUM, TCP_CHECKSUM_OFFSET)
+
     def close(self) -> None:
         self.sock.close()
+        if self._holder is not None:
+            self._holder.close()
 
     def __enter__(self) -> ProbeSocket:
         return self
@@ -284,6 +336,8 @@ class ProbeSocket:
         body += bytes(body_len - len(body))
         if self.method == "udp":
             return body
+        if self.method == "tcp":
+            return self._tcp_syn(probe, body)
         typ = ICMP_ECHO if self.family == 4 else ICMPV6_ECHO_REQUEST
         header = struct.pack("!BBHHH", typ, 0, 0, self._ident, probe.id & 0xFFFF)
         if self.family == 4:
@@ -291,6 +345,35 @@ class ProbeSocket:
             header = struct.pack("!BBHHH", typ, 0, csum, self._ident, probe.id & 0xFFFF)
         # ICMPv6 raw sockets: the kernel fills in the checksum (RFC 3542 section 3.1)
         return header + body
+
+    def _seq(self, probe: Probe) -> int:
+        return (self._seq_base + probe.id) & 0xFFFFFFFF
+
+    def _tcp_syn(self, probe: Probe, body: bytes) -> bytes:
+        """A SYN carrying `body`: RFC 9293 allows data on a SYN (the receiver keeps it
+        until the handshake completes, Linux drops it and acknowledges the SYN only), so
+        the probe has a size while routers treat it as any TCP segment to the service."""
+        header = struct.Struct("!HHIIBBHHH")
+        fields = [self._sport, self.port, self._seq(probe), 0, (TCP_HEADER // 4) << 4, TCP_SYN]
+        fields += [0xFFFF, 0, 0]
+        segment = header.pack(*fields) + body
+        if self.family == 4:
+            pseudo = socket.inet_aton(self._source) + socket.inet_aton(self.address)
+            pseudo += struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(segment))
+            fields[7] = icmp_checksum(pseudo + segment)
+            segment = header.pack(*fields) + body
+        # IPv6: the kernel fills the checksum in (IPV6_CHECKSUM set in _reserve_port)
+        return segment
+
+    def _tcp_probe_id(self, quote: bytes) -> int | None:
+        """The probe id an ICMP error quotes (our SYN's sequence number); -1 for another
+        flow's packet, None when the quote is too short to tell."""
+        if len(quote) < 8:
+            return None
+        sport, dport, seq = struct.unpack_from("!HHI", quote)
+        if sport != self._sport or dport != self.port:
+            return -1
+        return int((seq - self._seq_base) & 0xFFFFFFFF)
 
     def send(self, probe: Probe) -> Reply | None:
         """Send `probe`; a local refusal (EMSGSIZE) comes back at once as a LOCAL_MTU reply."""
@@ -333,19 +416,7 @@ class ProbeSocket:
                 continue
 
     def _read_errors(self) -> list[ErrqueueEntry]:
-        entries: list[ErrqueueEntry] = []
-        for _ in range(MAX_ERRORS_PER_WAIT):
-            try:
-                data, ancdata, _flags, _addr = self.sock.recvmsg(
-                    65535, socket.CMSG_SPACE(512), MSG_ERRQUEUE
-                )
-            except (BlockingIOError, InterruptedError):
-                break
-            for level, typ, cdata in ancdata:
-                if (level, typ) in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)):
-                    with contextlib.suppress(ValueError):
-                        entries.append(parse_recverr(cdata, data))
-        return entries
+        return _read_errqueue(self.sock)
 
     def wait(
         self, probe: Probe, *, sent_at: float, timeout: float, clock: Callable[[], float]
@@ -363,15 +434,25 @@ class ProbeSocket:
                 continue
             rtt_ms = (clock() - sent_at) * 1000.0
             for entry in self._read_errors():
-                pid = payload_probe_id(
-                    entry.payload if self.method == "udp" else entry.payload[ICMP_HEADER:]
-                )
+                if self.method == "tcp":
+                    pid = self._tcp_probe_id(entry.payload)
+                else:
+                    pid = payload_probe_id(
+                        entry.payload if self.method == "udp" else entry.payload[ICMP_HEADER:]
+                    )
                 if pid is not None and pid != probe.id:
                     continue
                 reply = reply_from_error(entry, probe.id, rtt_ms)
                 if reply is not None:
                     return reply
             if self.method == "icmp" and self._echo_reply(probe):
+                return Reply(
+                    probe_id=probe.id,
+                    kind=ReplyKind.DESTINATION,
+                    address=self.address,
+                    rtt_ms=rtt_ms,
+                )
+            if self.method == "tcp" and self._tcp_answer(probe):
                 return Reply(
                     probe_id=probe.id,
                     kind=ReplyKind.DESTINATION,
@@ -397,6 +478,34 @@ class ProbeSocket:
             return False
         return True
 
+    def _tcp_answer(self, probe: Probe) -> bool:
+        """The target's SYN-ACK (port open) or RST (closed) to our SYN: it was reached."""
+        data_len = probe.size - self._overhead
+        for _ in range(MAX_ERRORS_PER_WAIT):
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError:
+                continue
+            if self.family == 4:  # IPv4 raw sockets read the IP header too, IPv6 ones do not
+                if len(data) < IPV4_HEADER:
+                    continue
+                data = data[(data[0] & 0x0F) * 4 :]
+            if len(data) < TCP_HEADER:
+                continue
+            sport, dport, _seq, ack, _off, flags = struct.unpack_from("!HHIIBB", data)
+            if (sport, dport) != (self.port, self._sport):
+                continue
+            if ipaddress.ip_address(addr[0]) != ipaddress.ip_address(self.address):
+                continue
+            # a SYN-ACK acknowledges the SYN only; a RST acknowledges the SYN and its data
+            acked = (ack - self._seq(probe)) & 0xFFFFFFFF
+            syn_ack = flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK
+            if (syn_ack or flags & TCP_RST) and acked in (1, 1 + data_len):
+                return True
+        return False
+
     def _echo_reply(self, probe: Probe) -> bool:
         for _ in range(MAX_ERRORS_PER_WAIT):
             try:
@@ -420,6 +529,145 @@ class ProbeSocket:
         return False
 
 
+class TcpSynProbes:
+    """TCP SYN probes to the service's port, no privileges: one socket per probe.
+
+    Each probe is a non-blocking ``connect()`` with the TTL (hop limit) set to the probe's
+    and ``IP_RECVERR`` / ``IPV6_RECVERR`` on; the size the planner asks for is ignored (a
+    SYN has no payload). The answer is a time-exceeded or unreachable on the socket's error
+    queue, or the destination's SYN-ACK or RST. A completed handshake is aborted at once
+    with a RST (``SO_LINGER`` 0): the service sees a connection open and close, never data.
+    """
+
+    method: Method = "tcp"
+
+    def __init__(self, address: str, family: Family, *, port: int) -> None:
+        self.address = address
+        self.family: Family = family
+        self.port = port
+        self._af = socket.AF_INET if family == 4 else socket.AF_INET6
+        self._sock: socket.socket | None = None
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> TcpSynProbes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _abort(self) -> None:
+        """Close the probe socket; a connection that came up is reset, not closed politely."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close()
+
+    def send(self, probe: Probe) -> Reply | None:
+        """Start the handshake; a connection refused or made at once is answered at once."""
+        self.close()
+        try:
+            sock = socket.socket(self._af, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot open an IPv{self.family} TCP socket: {exc}") from exc
+        self._sock = sock
+        if self.family == 4:
+            sock.setsockopt(SOL_IP, IP_RECVERR, 1)
+            sock.setsockopt(SOL_IP, IP_TTL, probe.ttl)
+        else:
+            sock.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
+            sock.setsockopt(SOL_IPV6, IPV6_UNICAST_HOPS, probe.ttl)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, TCP_PROBE_SYNCNT)
+        sock.setblocking(False)
+        rc = sock.connect_ex((self.address, self.port))
+        if rc in (0, errno.ECONNREFUSED):
+            self._abort()
+            return Reply(
+                probe_id=probe.id, kind=ReplyKind.DESTINATION, address=self.address, rtt_ms=0.0
+            )
+        if rc in (errno.EINPROGRESS, errno.EALREADY):
+            return None
+        self.close()
+        if rc in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
+            raise EnvironmentProblem(f"no route to {self.address}: {os.strerror(rc)}")
+        if rc in (errno.EPERM, errno.EACCES):
+            raise EnvironmentProblem(
+                f"connecting to {self.address} was refused by this host ({os.strerror(rc)}): "
+                "a local firewall rule?"
+            )
+        raise EnvironmentProblem(f"cannot send a TCP probe to {self.address}: {os.strerror(rc)}")
+
+    def wait(
+        self, probe: Probe, *, sent_at: float, timeout: float, clock: Callable[[], float]
+    ) -> Reply | Timeout:
+        """Wait up to `timeout` for the ICMP error, the SYN-ACK or the RST of `probe`."""
+        sock = self._sock
+        if sock is None:
+            return Timeout(probe_id=probe.id)
+        deadline = sent_at + timeout
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT | select.POLLERR)
+        try:
+            # bounded: each round either returns, or waits until the deadline passes
+            for _ in range(MAX_ERRORS_PER_WAIT):
+                left = deadline - clock()
+                if left <= 0:
+                    break
+                if not poller.poll(max(1, int(left * 1000))):
+                    continue
+                rtt_ms = (clock() - sent_at) * 1000.0
+                for entry in _read_errqueue(sock):
+                    reply = reply_from_error(entry, probe.id, rtt_ms)
+                    if reply is not None:
+                        return reply
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err in (0, errno.ECONNREFUSED):
+                    # SYN-ACK (connected) or RST (port closed): the target answered
+                    return Reply(
+                        probe_id=probe.id,
+                        kind=ReplyKind.DESTINATION,
+                        address=self.address,
+                        rtt_ms=rtt_ms,
+                    )
+                # another error without an ICMP quote (e.g. the neighbour did not resolve):
+                # nothing more will come on this socket
+                break
+            return Timeout(probe_id=probe.id)
+        finally:
+            self._abort()
+
+
+def route_source(address: str, family: Family) -> str | None:
+    """This host's address towards `address`, as the routing table picks it (no packet is
+    sent: connecting a UDP socket only looks the route up); None when there is no route."""
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    try:
+        with socket.socket(af, socket.SOCK_DGRAM) as sock:
+            sock.connect((address, DEFAULT_UDP_PORT))
+            return str(sock.getsockname()[0])
+    except OSError:
+        return None
+
+
+def _read_errqueue(sock: socket.socket) -> list[ErrqueueEntry]:
+    """Every entry on `sock`'s error queue (at most MAX_ERRORS_PER_WAIT)."""
+    entries: list[ErrqueueEntry] = []
+    for _ in range(MAX_ERRORS_PER_WAIT):
+        try:
+            data, ancdata, _flags, _addr = sock.recvmsg(65535, socket.CMSG_SPACE(512), MSG_ERRQUEUE)
+        except (BlockingIOError, InterruptedError):
+            break
+        for level, typ, cdata in ancdata:
+            if (level, typ) in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)):
+                with contextlib.suppress(ValueError):
+                    entries.append(parse_recverr(cdata, data))
+    return entries
+
+
 def run_trace(
     address: str,
     family: Family,
@@ -432,12 +680,31 @@ def run_trace(
     interval: float = PROBE_INTERVAL_S,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    tcp_raw: bool | None = None,
 ) -> PathTrace:
-    """Trace the path MTU hop by hop towards `address`; bounded by the planner's caps."""
+    """Trace the path MTU hop by hop towards `address`; bounded by the planner's caps.
+
+    `port` is the UDP probes' destination port, or for ``method="tcp"`` the service's TCP
+    port. TCP probes are raw SYNs with a payload when `tcp_raw` (default: when running as
+    root), sized like UDP and ICMP probes; otherwise connect() SYNs without a payload, and
+    the trace measures hops and reachability only (`PathTrace.mtu_measured` False).
+    """
+    if tcp_raw is None:
+        tcp_raw = os.geteuid() == 0
+    sizeless = method == "tcp" and not tcp_raw
     planner = TracePlanner(
-        address, family=family, first_mtu=first_mtu or START_SIZE, max_hops=max_hops
+        address,
+        family=family,
+        first_mtu=first_mtu or START_SIZE,
+        max_hops=max_hops,
+        measure_mtu=not sizeless,
     )
-    with ProbeSocket(address, family, method=method, port=port) as ps:
+    ps: ProbeSocket | TcpSynProbes = (
+        TcpSynProbes(address, family, port=port)
+        if sizeless
+        else ProbeSocket(address, family, method=method, port=port)
+    )
+    with ps:
         for _ in range(MAX_PROBES + 1):
             probe = planner.next_probe()
             if probe is None:
@@ -451,4 +718,6 @@ def run_trace(
             planner.handle(event)
             if isinstance(event, Reply):
                 sleep(interval)
-    return dataclasses.replace(planner.result(), method=method)
+    return dataclasses.replace(
+        planner.result(), method=method, source=route_source(address, family)
+    )

@@ -15,10 +15,15 @@ PTB lowers it; a silent loss of the large probe is checked with a small one; two
 losses with a small success in between mark a black hole, whose MTU is then found by a
 search over common MTUs and a byte-level binary search. Every loop is bounded by the
 named tunables below.
+
+With ``measure_mtu=False`` (TCP SYN probes, which carry no payload) the same machine is a
+plain traceroute: every probe is the minimum size, a hop is answered or silent, and the
+result carries no MTU (`PathTrace.mtu_measured` is False, the MTU fields are None).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -144,7 +149,8 @@ class Hop:
     """who answered at this TTL; None when the hop stayed silent"""
     rtts_ms: tuple[float, ...] = ()
     mtu: int | None = None
-    """largest probe size that reached this hop (the path MTU up to here); None if silent"""
+    """largest probe size that reached this hop (the path MTU up to here); None if silent
+    or when the trace does not measure the MTU"""
     destination: bool = False
     """the target itself answered at this TTL"""
     unreachable: str = ""
@@ -197,20 +203,25 @@ class PathTrace:
 
     target: str
     family: Family
-    first_mtu: int
-    """size of the first probe: the outgoing interface's MTU as far as the driver knew it"""
+    first_mtu: int | None
+    """size of the first probe: the outgoing interface's MTU as far as the driver knew it;
+    None when the trace does not measure the MTU"""
     hops: tuple[Hop, ...]
     drops: tuple[MtuDrop, ...]
     blackhole: BlackHole | None
-    path_mtu: int
-    """largest size known to reach the farthest answering hop"""
+    path_mtu: int | None
+    """largest size known to reach the farthest answering hop; None when not measured"""
     path_mtu_high: int | None
     """smallest size known not to pass (a lost size, or an announced MTU + 1); None = none seen"""
     reached: bool
     stop: StopReason
     probes_sent: int
+    mtu_measured: bool = True
+    """False for a hop-only trace (TCP SYN probes): hops and reachability, no MTU"""
     method: str = "udp"
-    """the probes' kind, set by the driver: "udp" or "icmp" (echo requests)"""
+    """the probes' kind, set by the driver: "udp", "icmp" (echo requests) or "tcp" (SYN)"""
+    source: str | None = None
+    """this host's address the probes left from, set by the driver when it knows it"""
 
 
 # ---- the state machine -----------------------------------------------------------------
@@ -248,12 +259,18 @@ class TracePlanner:
         first_mtu: int,
         max_hops: int = MAX_HOPS,
         first_ttl: int = 1,
+        measure_mtu: bool = True,
     ) -> None:
         if not 1 <= first_ttl <= max_hops <= 255:
             raise ValueError(f"need 1 <= first_ttl <= max_hops <= 255, got {first_ttl}, {max_hops}")
         self.target = target
         self.family: Family = family
         self.small_size = min_mtu(family)
+        self.measure_mtu = measure_mtu
+        if not measure_mtu:
+            # every probe at the minimum size: the planner's minimum-MTU path is a plain
+            # traceroute (answered, or PROBES_PER_HOP losses make a silent hop)
+            first_mtu = self.small_size
         if not self.small_size <= first_mtu <= MAX_PACKET:
             raise ValueError(f"first MTU {first_mtu} is outside {self.small_size}..{MAX_PACKET}")
         self.first_mtu = first_mtu
@@ -325,6 +342,21 @@ class TracePlanner:
     def result(self) -> PathTrace:
         """The trace so far (complete once `done`)."""
         reached = any(h.destination for h in self.hops)
+        if not self.measure_mtu:
+            return PathTrace(
+                target=self.target,
+                family=self.family,
+                first_mtu=None,
+                hops=tuple(dataclasses.replace(h, mtu=None) for h in self.hops),
+                drops=(),
+                blackhole=None,
+                path_mtu=None,
+                path_mtu_high=None,
+                reached=reached,
+                stop=self.stop or StopReason.PROBE_BUDGET,
+                probes_sent=self.probes_sent,
+                mtu_measured=False,
+            )
         answered = [h.mtu for h in self.hops if h.mtu is not None]
         return PathTrace(
             target=self.target,
@@ -380,7 +412,7 @@ class TracePlanner:
             self._advance()
 
     def _on_ptb(self, probe: Probe, reply: Reply) -> None:
-        if probe.small:
+        if probe.small or probe.size <= self.small_size:
             # a PTB for the minimum size breaks RFC 1191 / RFC 8201: count it as no answer
             self._handle_loss(probe)
             return

@@ -6,6 +6,12 @@ MTU drop that the path honours is `pmtud_working`). For each `Destination` from
 `probe/targets.py` it runs the SMTP-level probe (`probe/smtp.py`) first, while the kernel
 has no path MTU cached from our own trace, then the hop trace (`probe/linux.py`), and
 hands on a `ProbeRun` for `report/probe.py`.
+
+The hop trace's probes (``method``): UDP (default, unprivileged, measures the MTU per hop),
+ICMP echo (root, measures the MTU per hop; tried automatically as root when the UDP
+trace goes silent) and TCP SYN to the service's port (as root raw SYNs with a payload,
+which measure the MTU per hop too; without root plain connect() SYNs, which have no size:
+hops and reachability only, the MTU then comes from the SMTP-level test).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pathsleuth.diagnose.model import (
 from pathsleuth.errors import EnvironmentProblem
 from pathsleuth.probe.fixcheck import blackhole_advice
 from pathsleuth.probe.linux import DEFAULT_UDP_PORT, Method, run_trace
-from pathsleuth.probe.planner import MAX_HOPS, Family, PathTrace, StopReason
+from pathsleuth.probe.planner import MAX_HOPS, Family, Hop, PathTrace, StopReason
 from pathsleuth.probe.smtp import SMTP_PORT, SmtpProbe, probe_smtp
 from pathsleuth.probe.targets import Destination, Resolver, dns_resolver, resolve_target
 
@@ -57,7 +63,8 @@ class ProbeRun:
 
 def trace_findings(trace: PathTrace, *, port: int) -> list[Finding]:
     """The hop trace in analyze's vocabulary."""
-    flow = Flow(src="", sport=0, dst=trace.target, dport=port)
+    unspecified = "0.0.0.0" if trace.family == 4 else "::"
+    flow = Flow(src=trace.source or unspecified, sport=0, dst=trace.target, dport=port)
     common = {
         "flow": flow,
         "file": f"probe {trace.target} (hop trace)",
@@ -65,20 +72,7 @@ def trace_findings(trace: PathTrace, *, port: int) -> list[Finding]:
         "direction": Direction.OUTBOUND,
         "detector": "probe.trace",
     }
-    ev = [
-        Evidence(
-            frame=None,
-            text=f"hop {h.ttl} {h.address or '*'}: reached by {h.mtu}-byte probes"
-            + (
-                f"; {', '.join(map(str, h.lost_sizes))}-byte probes vanished"
-                if h.lost_sizes
-                else ""
-            )
-            if h.address
-            else f"hop {h.ttl}: no answer",
-        )
-        for h in trace.hops
-    ]
+    ev = [Evidence(frame=None, text=_hop_evidence(h)) for h in trace.hops]
     out: list[Finding] = []
     bh = trace.blackhole
     if bh is not None:
@@ -117,6 +111,23 @@ def trace_findings(trace: PathTrace, *, port: int) -> list[Finding]:
             )
         )
     return out
+
+
+def _hop_evidence(h: Hop) -> str:
+    if h.address is None:
+        return f"hop {h.ttl}: no answer"
+    if h.mtu is None:
+        return f"hop {h.ttl} {h.address}: answered"
+    lost = f"; {', '.join(map(str, h.lost_sizes))}-byte probes vanished" if h.lost_sizes else ""
+    return f"hop {h.ttl} {h.address}: reached by {h.mtu}-byte probes{lost}"
+
+
+#: what the unprivileged TCP trace cannot do, said wherever it runs
+TCP_TRACE_NOTE = (
+    "without root, TCP SYN probes carry no payload: the TCP trace finds the hops and whether "
+    "the service's port answers, not the path MTU nor where large packets vanish (as root, "
+    "the SYNs carry a payload and measure both)"
+)
 
 
 def _may_raw() -> bool:
@@ -158,7 +169,11 @@ def run_probe(
         if trace:
             try:
                 trace_result = run_trace(
-                    dest.address, dest.family, method=method, port=udp_port, max_hops=max_hops
+                    dest.address,
+                    dest.family,
+                    method=method,
+                    port=port if method == "tcp" else udp_port,
+                    max_hops=max_hops,
                 )
                 if trace_result.stop is StopReason.SILENT and method == "udp" and _may_raw():
                     notes.append(
@@ -168,10 +183,25 @@ def run_probe(
                     trace_result = run_trace(
                         dest.address, dest.family, method="icmp", max_hops=max_hops
                     )
+                    if trace_result.stop is StopReason.SILENT:
+                        notes.append(
+                            "ICMP echo probes went silent too: `--method tcp` traces the hops "
+                            f"with TCP SYNs to port {port}, which the path must let through"
+                        )
                 elif trace_result.stop is StopReason.SILENT and method == "udp":
                     notes.append(
                         "UDP probes got no answer from several hops in a row: the path may "
-                        "filter UDP; as root, `--method icmp` traces with ICMP echo instead"
+                        "filter UDP; as root, `--method icmp` traces with ICMP echo instead, "
+                        f"and `--method tcp` traces the hops with TCP SYNs to port {port}"
+                    )
+                if not trace_result.mtu_measured:
+                    notes.append(
+                        TCP_TRACE_NOTE
+                        + (
+                            "; the SMTP-level test measures the path MTU"
+                            if smtp
+                            else "; run without --no-smtp, or with --method udp, for the MTU"
+                        )
                     )
                 # the trace's findings first: they name the hop
                 findings[:0] = trace_findings(trace_result, port=port)

@@ -5,23 +5,20 @@ lines, the SMTP sessions, the verdicts) and for programs (a versioned JSON docum
 `PROBE_SCHEMA_VERSION`, whose findings are analyze's `Finding.to_dict()`). It measures
 nothing; it takes a `ProbeRun` (probe/run.py) or a `FixCheck` (probe/fixcheck.py).
 
-JSON of `probe`: ``{"schema_version", "command": "probe", "target", "port",
-"destinations": [{"address", "family", "host", "mx_preference", "errors": [...],
-"notes": [...], "trace": {"method", "first_mtu", "path_mtu", "path_mtu_high", "reached", "stop", "probes_sent",
-"hops": [{"ttl", "address", "rtts_ms", "mtu", "destination", "unreachable",
-"lost_sizes"}], "drops": [{"after_ttl", "router", "mtu", "announced"}], "blackhole":
-{"after_ttl", "router", "next_hop", "mtu_low", "mtu_high"} | null} | null, "smtp":
-{"path_mtu": {"low", "high"} | null, "mss_clamped", "notes", "attempts": [...]} | null,
-"findings": [Finding]}]}``. JSON of `fix-check`: ``{"schema_version", "command":
-"fix-check", "dest", "family", "protected", "route", "interface_mtu", "sysctls", "fixes":
-[{"id", "title", "status", "detail"}], "rules": [...], "advice": [Advice], "problems"}``.
+Both JSON documents are public contracts, versioned together by `PROBE_SCHEMA_VERSION`
+and described field by field by the JSON Schemas (draft 2020-12)
+``src/pathsleuth/schema/probe.schema.json`` and ``fixcheck.schema.json`` and by
+docs/json-contract.md; the probe's findings are analyze's `Finding.to_dict()`, so a
+reader of analyze's findings reads these unchanged. `pathsleuth.report.probe.load_schema`
+returns either schema.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from importlib import resources
+from typing import Any, Literal
 
 from pathsleuth.diagnose.model import Finding, Severity
 from pathsleuth.probe.fixcheck import FixCheck, FixStatus
@@ -29,8 +26,10 @@ from pathsleuth.probe.planner import PathTrace
 from pathsleuth.probe.run import DestinationResult, ProbeRun
 from pathsleuth.probe.smtp import SmtpProbe
 
-#: bump minor for added fields, major for changed or removed ones
-PROBE_SCHEMA_VERSION = "1.0"
+#: bump minor for added fields or values, major for changed or removed ones; the schemas
+#: pin it with ``const``. 1.1: trace.method "tcp", trace.mtu_measured, trace.source (and
+#: null MTU fields for TCP traces)
+PROBE_SCHEMA_VERSION = "1.1"
 
 _STATUS_WORD = {
     FixStatus.IN_PLACE: "in place",
@@ -38,6 +37,13 @@ _STATUS_WORD = {
     FixStatus.PROBLEM: "PROBLEM",
     FixStatus.NOT_APPLICABLE: "n/a",
 }
+
+
+def load_schema(name: Literal["probe", "fixcheck"]) -> dict[str, Any]:
+    """The installed JSON Schema of the probe or fix-check document."""
+    text = resources.files("pathsleuth").joinpath(f"schema/{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def probe_has_error(run: ProbeRun) -> bool:
@@ -124,8 +130,11 @@ def fixcheck_json(fc: FixCheck) -> str:
 
 
 def _trace_text(t: PathTrace) -> list[str]:
-    kind = "ICMP echo" if t.method == "icmp" else "UDP"
-    lines = [f"  hop trace ({kind}, DF, first probe {t.first_mtu} bytes):"]
+    if t.mtu_measured:
+        kind = {"icmp": "ICMP echo", "tcp": "TCP SYN with payload"}.get(t.method, "UDP")
+        lines = [f"  hop trace ({kind}, DF, first probe {t.first_mtu} bytes):"]
+    else:
+        lines = ["  hop trace (TCP SYN; hops only: a SYN has no payload, the MTU is not measured):"]
     drops = {d.after_ttl: d for d in t.drops}
     for h in t.hops:
         if h.address is None:
@@ -139,16 +148,16 @@ def _trace_text(t: PathTrace) -> list[str]:
             extra.append(f"!{h.unreachable}")
         if h.lost_sizes:
             extra.append("lost: " + ", ".join(map(str, h.lost_sizes)))
-        lines.append(
-            f"  {h.ttl:>3}  {h.address:<28}{rtt}  pmtu {h.mtu}  {'  '.join(extra)}".rstrip()
-        )
+        pmtu = f"pmtu {h.mtu}" if h.mtu is not None else ""
+        lines.append(f"  {h.ttl:>3}  {h.address:<28}{rtt}  {pmtu}  {'  '.join(extra)}".rstrip())
         d = drops.get(h.ttl)
         if d is not None:
             how = "announced by ICMP" if d.announced else "NOT announced (no PTB)"
             lines.append(f"       └─ MTU drops to {d.mtu} on the next link, {how}")
     high = f" ({t.path_mtu_high} does not pass)" if t.path_mtu_high else ""
     state = "reached" if t.reached else f"not reached ({t.stop})"
-    lines.append(f"  path MTU {t.path_mtu}{high}; target {state}; {t.probes_sent} probes")
+    mtu = f"path MTU {t.path_mtu}{high}" if t.mtu_measured else "path MTU not measured"
+    lines.append(f"  {mtu}; target {state}; {t.probes_sent} probes")
     if t.blackhole is not None:
         b = t.blackhole
         lines.append(
