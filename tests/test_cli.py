@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import schemas
 from pathsleuth.capture import craft
 from pathsleuth.capture.writer import PcapngWriter, PcapWriter
 
@@ -135,7 +136,7 @@ def test_analyze_exit_status_and_json_contract(tmp_path: Path) -> None:
     proc = run("analyze", "--format", "json", str(f))
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert set(doc) == {"schema_version", "files", "connections", "findings"}
+    assert set(doc) == {"schema_version", "files", "connections", "findings", "icmp"}
     assert len(doc["connections"]) == 1
     assert doc["findings"] == []
 
@@ -146,3 +147,39 @@ def test_analyze_flow_filter_rejects_garbage(tmp_path: Path) -> None:
     proc = run("analyze", "--flow", "not-an-address:99999", str(f))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "blackhole"
+
+
+def test_analyze_joins_the_lab_example_with_its_postfix_log() -> None:
+    """The committed lab example: the black hole, and the Postfix attempt tied to it."""
+    proc = run(
+        "analyze",
+        "--format",
+        "json",
+        str(EXAMPLE / "client.pcapng"),
+        "--log",
+        str(EXAMPLE / "postfix.log"),
+    )
+    assert proc.returncode == 1, proc.stderr  # an error-severity finding
+    doc = json.loads(proc.stdout)
+    verdicts = {f["verdict"] for f in doc["findings"] if f["severity"] == "error"}
+    assert verdicts == {"pmtu_blackhole"}
+    corr = doc["mail_log"]["correlation"]
+    assert abs(corr["clock_offset_s"]) < 5
+    (attempt,) = corr["attempts"]
+    assert attempt["verdict"] == "pmtu_blackhole"
+    assert attempt["connection_id"] == doc["findings"][0]["connection_id"]
+    assert doc["mail_log"]["triage"]["suspects"]
+    assert not list(schemas.validator("analyze").iter_errors(doc))
+
+
+def test_analyze_flow_filter_selects_connections() -> None:
+    cap = str(EXAMPLE / "client.pcapng")
+    hit = json.loads(run("analyze", "--format", "json", "--flow", "198.18.2.2:25", cap).stdout)
+    assert len(hit["connections"]) == 1 and hit["findings"]
+    miss = run("analyze", "--format", "json", "--flow", "192.0.2.99", cap)
+    assert miss.returncode == 0
+    doc = json.loads(miss.stdout)
+    assert doc["connections"] == [] and doc["findings"] == []

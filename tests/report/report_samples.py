@@ -26,6 +26,7 @@ from pathsleuth.diagnose.model import (
     Verdict,
 )
 from pathsleuth.report.views import SeqPoint
+from pathsleuth.tcp.icmp import IcmpEvent
 
 #: 2009-05-18 16:41:20 UTC, the seed's Escatec attempt, in ns.
 SEED_T0_NS = 1_242_664_880_000_000_000
@@ -77,6 +78,84 @@ class Result:
     files: Sequence[FileInfo]
     connections: Sequence[Conn]
     findings: Sequence[Finding]
+    icmp: Sequence[IcmpEvent] = ()
+
+
+def sample_icmp() -> list[IcmpEvent]:
+    """The three kinds the MANIFEST asks about: a PTB that matches connection 3 (the
+    pmtud_working finding), an ICMPv6 PTB with MTU 1200 (below the IPv6 minimum, as in
+    suricata-verify's atomic-fragments capture) and an implausible IPv4 PTB quoting a
+    52-byte packet (snabb's response-ipv4-icmp34), both quoting no captured connection.
+    Listed out of frame order on purpose: the reports sort them."""
+    return [
+        IcmpEvent(
+            frame=640,
+            ts_ns=SEED_T0_NS + 10**12 + 2 * 10**9,
+            kind="ptb",
+            icmp_type=2,
+            icmp_code=0,
+            version=6,
+            router="2001:db8:2::2",
+            router_hops=0,
+            mtu=1200,
+            quoted_ip_len=1201,
+            quoted_df=False,
+            quoted_proto=58,
+            quoted_src="fe80::6600:6aff:fe5b:8f4a",
+            quoted_sport=0,
+            quoted_dst="2001:db8:2::2",
+            quoted_dport=0,
+            quoted_seq=None,
+            problems=[
+                "announced MTU 1200 is below the IPv6 minimum of 1280 (RFC 8200 section 5): invalid"
+            ],
+        ),
+        IcmpEvent(
+            frame=612,
+            ts_ns=SEED_T0_NS + 10**12 + 10**9,
+            kind="ptb",
+            icmp_type=3,
+            icmp_code=4,
+            version=4,
+            router="10.9.0.254",
+            router_hops=3,
+            mtu=1400,
+            quoted_ip_len=1500,
+            quoted_df=True,
+            quoted_proto=6,
+            quoted_src="10.0.0.1",
+            quoted_sport=40000,
+            quoted_dst="10.9.0.2",
+            quoted_dport=25,
+            quoted_seq=3_000_001_449,
+            conn=3,
+            half=6,
+            segment=40,
+            segment_frame=611,
+        ),
+        IcmpEvent(
+            frame=700,
+            ts_ns=SEED_T0_NS + 10**12 + 3 * 10**9,
+            kind="ptb",
+            icmp_type=3,
+            icmp_code=4,
+            version=4,
+            router="10.10.10.10",
+            router_hops=0,
+            mtu=737,
+            quoted_ip_len=52,
+            quoted_df=True,
+            quoted_proto=6,
+            quoted_src="149.174.156.93",
+            quoted_sport=54192,
+            quoted_dst="178.79.150.233",
+            quoted_dport=80,
+            quoted_seq=548286810,
+            problems=[
+                "quotes a 52-byte packet that already fits the announced MTU 737: implausible"
+            ],
+        ),
+    ]
 
 
 def blackhole_advice() -> list[Advice]:
@@ -314,6 +393,7 @@ def sample_result() -> Result:
         files=[seed_file, other],
         connections=conns,
         findings=[pmtud_finding(), loss_finding(), seed_finding()],
+        icmp=sample_icmp(),
     )
 
 

@@ -87,11 +87,11 @@ def test_one_section_per_finding_worst_first(page: Page) -> None:
     text = page.all_text
     for needle in (
         "192.168.1.254:55400 → 203.106.231.124:25",
-        "frame 9484: first full-size segment (1448 bytes, DF, seq 4130583027), never acknowledged",
+        "#9484 first full-size segment (1448 bytes, DF, seq 4130583027), never acknowledged",
         "no ICMP type 3 code 4 for this flow in the capture",
         "$ sysctl -w net.ipv4.ip_no_pmtu_disc=1",
         "echo 'net.ipv4.ip_no_pmtu_disc = 1' >> /etc/sysctl.conf",
-        "between 94 and 1500 bytes",
+        "below 1500 bytes",
         "our side or the path to the peer",
         "No packets were supplied for this connection",  # the two findings without series
     ):
@@ -243,3 +243,20 @@ def test_degenerate_series_still_draw(points: list[SeqPoint]) -> None:
         assert chart.frame_x0 <= m.x <= chart.plot_x1
         assert chart.plot_y1 <= min(m.y, m.y_end) and max(m.y, m.y_end) <= chart.frame_y0
         assert math.isfinite(m.x) and math.isfinite(m.y)
+
+
+def test_icmp_errors_table(page: Page) -> None:
+    rows = page.find("tr", data_kind="ptb")
+    assert [r["data-frame"] for r in rows] == ["612", "640", "700"]
+    assert [r["class"] for r in rows] == ["", "icmp-bad", "icmp-bad"]
+    text = page.all_text
+    assert "ICMP errors" in text
+    assert "ICMP type 3 code 4 (fragmentation needed)" in text
+    assert "connection 3, segment in frame 611" in text
+    assert "no such connection in the capture" in text
+    assert "below the IPv6 minimum of 1280" in text
+    assert "quotes TCP 10.0.0.1:40000 → 10.9.0.2:25 seq 3000001449, 1500 bytes, DF" in text
+
+
+def test_no_icmp_table_without_icmp() -> None:
+    assert "ICMP errors" not in render_analyze_html(healthy_result())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from pathsleuth.report.analyze_json import (
 
 def test_top_level_is_exactly_the_contract(result: Result) -> None:
     doc = json.loads(render_analyze_json(result))
-    assert list(doc) == ["schema_version", "files", "connections", "findings"]
+    assert list(doc) == ["schema_version", "files", "connections", "findings", "icmp"]
     assert doc["schema_version"] == SCHEMA_VERSION
     assert len(doc["files"]) == 2 and len(doc["connections"]) == 4 and len(doc["findings"]) == 3
 
@@ -142,3 +143,58 @@ def test_nan_confidence_is_refused_not_written() -> None:
     bad = dataclasses.replace(seed_finding(), confidence=math.nan, severity=Severity.ERROR)
     with pytest.raises(ValueError, match="non-finite"):
         render_analyze_json(Result(files=[], connections=[], findings=[bad]))
+
+
+def test_icmp_entries(result: Result) -> None:
+    doc = analyze_document(result)
+    icmp = doc["icmp"]
+    assert [e["frame"] for e in icmp] == [612, 640, 700]  # sorted by frame
+    matched, v6, implausible = icmp
+    assert list(matched) == [
+        "frame",
+        "file",
+        "kind",
+        "version",
+        "type",
+        "code",
+        "router",
+        "router_hops",
+        "mtu",
+        "quoted",
+        "connection",
+        "segment_frame",
+        "valid",
+        "problems",
+    ]
+    assert matched["connection"] == 3 and matched["segment_frame"] == 611
+    assert matched["valid"] is True and matched["problems"] == []
+    assert matched["quoted"]["seq"] == 3_000_001_449 and matched["quoted"]["df"] is True
+    assert (v6["version"], v6["type"], v6["mtu"], v6["valid"]) == (6, 2, 1200, False)
+    assert v6["connection"] is None and v6["quoted"]["seq"] is None
+    assert implausible["valid"] is False and "implausible" in implausible["problems"][0]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("name", "mtu", "valid", "problem"),
+    [
+        # the MANIFEST asks only for MTU 1280 here (it quotes a 52-byte UDP packet, so
+        # tcp.icmp also calls it implausible)
+        ("zeek/icmp_icmp6-toobig.pcap", 1280, None, None),
+        ("suricata-verify/ipv6-evasion_ipv6-atomic-fragments-toobig.pcap", 1200, False, "1280"),
+        ("snabb/response-ipv4-icmp34-inet.pcap", 737, False, "implausible"),
+    ],
+)
+def test_corpus_ptbs_are_reported(
+    captures_dir: Path, name: str, mtu: int, valid: bool | None, problem: str | None
+) -> None:
+    """MANIFEST: report PTB MTU=1280; flag MTU 1200 < 1280 as invalid; flag icmp34 implausible."""
+    from pathsleuth.pipeline import analyze_paths
+
+    doc = analyze_document(analyze_paths([str(captures_dir / name)]))
+    (ptb,) = [e for e in doc["icmp"] if e["kind"] == "ptb"]
+    assert ptb["mtu"] == mtu
+    if valid is not None:
+        assert ptb["valid"] is valid
+    if problem:
+        assert problem in " ".join(ptb["problems"])

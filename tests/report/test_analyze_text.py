@@ -10,7 +10,7 @@ from report_samples import Result, healthy_result, seed_finding
 from rich.console import Console
 
 from pathsleuth.diagnose.model import Evidence
-from pathsleuth.report.analyze_text import render_analyze_text
+from pathsleuth.report.analyze_text import MAX_ICMP_LINES, render_analyze_text
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -42,13 +42,14 @@ def test_finding_block_has_everything_the_engineer_wrote(result: Result) -> None
     out = render(result)
     block = out[out.index("1. ERROR") : out.index("2. WARNING")]
     assert "confidence 0.95" in block
-    assert "pmtu_blackhole (error)" in block
+    assert "1. ERROR path-MTU black hole (pmtu_blackhole)" in block
+    assert "do first     Let ICMP" in block
     assert "192.168.1.254:55400 → 203.106.231.124:25" in block
     assert "connection 7 in PACKETTRACE.TAR.GZ:PACKETTRACE" in block
     assert "outbound: our segments to the peer" in block
     assert "our side or the path to the peer" in block
     assert "at the sender of the failing data" in block
-    assert "between 94 and 1500 bytes" in block
+    assert "below 1500 bytes" in block
     assert "no: the sender never fell back" in block
     for frame in ("#9438", "#9484", "#9530", "#9635", "#9446"):
         assert frame in block
@@ -135,3 +136,36 @@ def test_producer_text_is_not_rich_markup() -> None:
     out = render(Result(files=[], connections=[], findings=[f]))
     assert "[bold]not markup[/bold] and [red]" in out
     assert "odd[name].pcap" in out
+
+
+def test_icmp_errors_section_after_the_summary(result: Result) -> None:
+    out = render(result, width=100)
+    summary, rest = out.split("ICMP errors ─", 1)
+    assert "ICMP errors  3 in the capture" in summary
+    # the summary names each finding on one line before any detail
+    assert (
+        "#1 error: path-MTU black hole on 192.168.1.254:55400 → 203.106.231.124:25" in summary
+    )  # the count is in the summary grid
+    assert "2 invalid or implausible" in summary
+    icmp = rest.split("1. ERROR", 1)[0]
+    # sorted by frame; each says type/code, router, MTU, quote and match
+    assert icmp.index("#612") < icmp.index("#640") < icmp.index("#700")
+    assert "ICMP type 3 code 4 (fragmentation needed) from 10.9.0.254 (3 hops away)" in icmp
+    assert "announced MTU 1400" in icmp
+    assert "quotes TCP 10.0.0.1:40000 → 10.9.0.2:25 seq 3000001449, 1500 bytes, DF" in icmp
+    assert "matches connection 3, the segment in frame 611" in icmp
+    assert "ICMPv6 type 2 code 0 (packet too big) from 2001:db8:2::2" in icmp
+    assert icmp.count("no such connection in the capture") == 2
+    assert "! announced MTU 1200 is below the IPv6 minimum of 1280" in " ".join(icmp.split())
+    assert "already fits the announced MTU 737: implausible" in " ".join(icmp.split())
+
+
+def test_no_icmp_section_without_icmp(healthy: Result) -> None:
+    assert "ICMP" not in render(healthy)
+
+
+def test_icmp_section_is_capped(result: Result) -> None:
+    many = dataclasses.replace(result, icmp=list(result.icmp) * 10)
+    out = render(many, width=100)
+    assert len(re.findall(r"\(\d+ hops? away\)", out)) == MAX_ICMP_LINES
+    assert f"and {30 - MAX_ICMP_LINES} more ICMP errors (--format json lists every one)" in out

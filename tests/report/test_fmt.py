@@ -7,6 +7,7 @@ from enum import Enum
 
 import numpy as np
 import pytest
+from report_samples import sample_icmp
 
 from pathsleuth.diagnose.model import PathMtu, Verdict
 from pathsleuth.report.fmt import (
@@ -14,8 +15,12 @@ from pathsleuth.report.fmt import (
     endpoint,
     frame_list,
     human_bytes,
+    icmp_name,
+    icmp_summary,
     jsonable,
     path_mtu_text,
+    quoted_packet_text,
+    sorted_icmp,
     time_span_text,
 )
 
@@ -50,7 +55,7 @@ def test_endpoints_bracket_ipv6() -> None:
 
 def test_path_mtu_wording_depends_on_the_verdict() -> None:
     assert path_mtu_text(PathMtu(low=1400, high=1500), Verdict.PMTU_BLACKHOLE) == (
-        "between 1400 and 1500 bytes (1400 got through, 1500 did not)"
+        "between 1400 and 1499 bytes (1400 got through, 1500-byte packets did not get through)"
     )
     assert "announced by a router" in path_mtu_text(
         PathMtu(low=None, high=1400), Verdict.PTB_IGNORED
@@ -62,6 +67,30 @@ def test_path_mtu_wording_depends_on_the_verdict() -> None:
         "at least 576"
     )
     assert path_mtu_text(PathMtu(low=None, high=None), Verdict.PMTU_BLACKHOLE) == "unknown"
+    # a short SMTP command as the largest acknowledged packet bounds nothing: say so
+    weak = path_mtu_text(PathMtu(low=102, high=1500), Verdict.PMTU_BLACKHOLE)
+    assert weak.startswith("below 1500 bytes") and "only 102 bytes" in weak
+    assert "between" not in weak
+
+
+def test_icmp_wording() -> None:
+    assert icmp_name(4, 3, 4) == "ICMP type 3 code 4 (fragmentation needed)"
+    assert icmp_name(6, 2, 0) == "ICMPv6 type 2 code 0 (packet too big)"
+    assert icmp_name(6, 3, 0) == "ICMPv6 type 3 code 0 (hop limit exceeded in transit)"
+    assert icmp_name(4, 3, 99) == "ICMP type 3 code 99 (destination unreachable)"
+    assert icmp_name(4, 42, 0) == "ICMP type 42 code 0"
+    events = sample_icmp()
+    assert [e.frame for e in sorted_icmp(events)] == [612, 640, 700]
+    assert quoted_packet_text(events[1]) == (
+        "quotes TCP 10.0.0.1:40000 → 10.9.0.2:25 seq 3000001449, 1500 bytes, DF"
+    )
+    assert quoted_packet_text(events[0]) == (
+        "quotes ICMPv6 fe80::6600:6aff:fe5b:8f4a → 2001:db8:2::2, 1201 bytes"
+    )
+    assert icmp_summary(events) == (
+        "3 in the capture (3 packet too big / fragmentation needed) · "
+        "2 invalid or implausible · 2 for no connection in the capture"
+    )
 
 
 def test_frame_lists_say_when_they_are_cut() -> None:

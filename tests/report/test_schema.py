@@ -12,8 +12,9 @@ from typing import Any
 
 import jsonschema
 import pytest
-from report_samples import Result, healthy_result, sample_result
+from report_samples import Result, healthy_result, sample_icmp, sample_result
 
+import schemas
 from pathsleuth.diagnose import model
 from pathsleuth.report.analyze_json import analyze_document, render_analyze_json
 
@@ -29,9 +30,7 @@ def load_schema() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    schema = load_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return schemas.validator("analyze")
 
 
 def errors(v: jsonschema.Draft202012Validator, doc: Any) -> list[str]:
@@ -143,7 +142,7 @@ def _walk(schema: dict[str, Any], node: Any, where: str) -> list[str]:
     if isinstance(node, dict):
         for name, sub in node.get("properties", {}).items():
             target = sub
-            if "$ref" in sub:
+            if sub.get("$ref", "").startswith("#/$defs/"):
                 target = schema["$defs"][sub["$ref"].rsplit("/", 1)[1]]
             if not (sub.get("description") or target.get("description")):
                 missing.append(f"{where}/{name}")
@@ -204,6 +203,7 @@ def test_the_producers_own_types_render_valid_documents(
             sack_permitted=True,
             timestamps=False,
             isn=4_130_582_918,
+            stuck_acks=5,
         )
         base.update(over)
         return DirectionSummary(**base)
@@ -224,6 +224,8 @@ def test_the_producers_own_types_render_valid_documents(
         first_frame=9438,
         last_frame=11020,
         handshake_rtt_ms=182.0,
+        start_ts=1_242_664_880.1,
+        end_ts=1_242_664_933.9,
         directions={"orig": direction(), "resp": direction(ttl=54, hops=10, isn=None, wscale=None)},
     )
     cap = CaptureSummary(
@@ -237,8 +239,11 @@ def test_the_producers_own_types_render_valid_documents(
         last_ts_ns=1_242_665_245_200_000_000,
     )
     finding = dataclasses.replace(sample_result().findings[-1], file="seed.pcap")
-    doc = analyze_document(Result(files=[cap], connections=[conn], findings=[finding]))
+    icmp = sample_icmp()  # the tcp stage's own IcmpEvent
+    doc = analyze_document(Result(files=[cap], connections=[conn], findings=[finding], icmp=icmp))
     assert errors(validator, doc) == []
+    assert [e["frame"] for e in doc["icmp"]] == [612, 640, 700]
+    assert [e["valid"] for e in doc["icmp"]] == [True, False, False]
     assert doc["connections"][0]["directions"]["resp"]["hops"] == 10
     broken = copy.deepcopy(doc)
     broken["connections"][0]["directions"]["orig"]["ttl"] = 300

@@ -122,7 +122,13 @@ def make_finding(
         evidence=evidence,
         wireshark_filter=ctx.wireshark_filter(half),
         advice=advice_for(
-            verdict, peer=peer, direction=direction, v6=ctx.is_v6(half), path_mtu=mtu_for_advice
+            verdict,
+            peer=peer,
+            direction=direction,
+            v6=ctx.is_v6(half),
+            path_mtu=mtu_for_advice,
+            bounds=path_mtu,
+            port=flow.dport,
         ),
         detector=detector.name,
     )

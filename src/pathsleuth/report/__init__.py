@@ -5,7 +5,8 @@ capture and never decides a verdict. Inputs are read-only Protocols (`views`), s
 producer object with the named attributes can be rendered:
 
 - `analyze_text.render_analyze_text(result, console, show_all=False)`: rich terminal
-  report, summary first, then each finding with evidence and ranked advice.
+  report, summary first, then the ICMP errors, then each finding with evidence and
+  ranked advice.
 - `analyze_json.render_analyze_json(result) -> str`: the versioned JSON contract
   (`pathsleuth/schema/analyze.schema.json`, documented in `docs/json-contract.md`).
 - `html.render_analyze_html(result, sequences) -> str`: one self-contained HTML page with

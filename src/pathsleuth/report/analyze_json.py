@@ -2,7 +2,7 @@
 
 Turns an `AnalysisView` into the document that `src/pathsleuth/schema/analyze.schema.json`
 describes and `docs/json-contract.md` documents field by field:
-``{"schema_version", "files", "connections", "findings"}``. Key order is fixed (the
+``{"schema_version", "files", "connections", "findings", "icmp"}``. Key order is fixed (the
 contract's keys first, in the issue's order, then the model's extra fields in declaration
 order), findings are ordered worst severity first exactly as the text and HTML reports
 number them. Nothing here measures.
@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pathsleuth.diagnose.model import SCHEMA_VERSION, Finding
-from pathsleuth.report.fmt import jsonable, ordered_findings, span_seconds
-from pathsleuth.report.views import AnalysisView, ConnectionView, FileView
+from pathsleuth.report.fmt import jsonable, ordered_findings, sorted_icmp, span_seconds
+from pathsleuth.report.views import AnalysisView, ConnectionView, FileView, IcmpView
 
 #: Keys of a finding in the order the issue's contract lists them; the model's other
 #: fields follow in their declaration order.
@@ -97,6 +97,36 @@ def finding_entry(f: Finding) -> dict[str, Any]:
     return out
 
 
+def icmp_entry(ev: IcmpView) -> dict[str, Any]:
+    """One `icmp[]` entry: the error, the packet it quotes, what it matched, its problems."""
+    file = getattr(ev, "file", None)
+    return {
+        "frame": int(ev.frame),
+        "file": None if file is None else str(file),
+        "kind": ev.kind,
+        "version": int(ev.version),
+        "type": int(ev.icmp_type),
+        "code": int(ev.icmp_code),
+        "router": ev.router,
+        "router_hops": int(ev.router_hops),
+        "mtu": None if ev.mtu is None else int(ev.mtu),
+        "quoted": {
+            "src": ev.quoted_src,
+            "sport": int(ev.quoted_sport),
+            "dst": ev.quoted_dst,
+            "dport": int(ev.quoted_dport),
+            "proto": int(ev.quoted_proto),
+            "ip_len": int(ev.quoted_ip_len),
+            "df": bool(ev.quoted_df),
+            "seq": None if ev.quoted_seq is None else int(ev.quoted_seq),
+        },
+        "connection": int(ev.conn) if ev.conn >= 0 else None,
+        "segment_frame": None if ev.segment_frame is None else int(ev.segment_frame),
+        "valid": not ev.problems,
+        "problems": [str(p) for p in ev.problems],
+    }
+
+
 def analyze_document(result: AnalysisView) -> dict[str, Any]:
     """The whole contract as plain Python data (what `render_analyze_json` serialises)."""
     return {
@@ -104,6 +134,7 @@ def analyze_document(result: AnalysisView) -> dict[str, Any]:
         "files": [file_entry(f) for f in result.files],
         "connections": [connection_entry(c) for c in result.connections],
         "findings": [finding_entry(f) for f in ordered_findings(result.findings)],
+        "icmp": [icmp_entry(ev) for ev in sorted_icmp(result.icmp)],
     }
 
 

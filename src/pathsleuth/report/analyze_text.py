@@ -1,11 +1,14 @@
 """`pathsleuth analyze` for people: the rich terminal report.
 
-Summary first (files, connections, problems by severity), then one block per finding in
-the order the JSON numbers them: verdict, severity and confidence; the flow, which way is
-broken and who owns the fix; where the capture was taken; path-MTU bounds; the evidence
-with its frame numbers; the Wireshark display filter; the ranked advice with its exact
-commands, how to persist them and what they cost. `show_all` adds a compact table of every
-connection, healthy ones included.
+Summary first (files, connections, problems by severity and one line per finding, so the
+first screen says what is broken and where), then the ICMP errors in the capture (type and
+code, router, announced MTU, the packet quoted, the connection it matches or "no such
+connection", and why it is invalid or implausible), then one block per finding in the
+order the JSON numbers them: verdict, severity and confidence; the flow, which way is
+broken, who owns the fix and what to do first; where the capture was taken; path-MTU
+bounds; the evidence with its frame numbers; the Wireshark display filter; the ranked
+advice with its exact commands, how to persist them and what they cost. `show_all` adds a
+compact table of every connection, healthy ones included.
 
 The `Console` decides about colour: piped output carries no escape codes. Producer text
 (evidence, file names, commands) is always wrapped in `Text`, never parsed as rich markup,
@@ -32,22 +35,31 @@ from pathsleuth.report.fmt import (
     VERDICT_TITLE,
     duration_text,
     endpoint,
+    evidence_text,
     flow_text,
     frame_list,
     human_bytes,
+    icmp_name,
+    icmp_summary,
     ordered_findings,
     path_mtu_text,
     plural,
+    quoted_packet_text,
     severity_counts,
+    sorted_icmp,
     time_span_text,
 )
 from pathsleuth.report.richtext import Trimmed, command_line
-from pathsleuth.report.views import AnalysisView, ConnectionView, FileView
+from pathsleuth.report.views import AnalysisView, ConnectionView, FileView, IcmpView
 
 #: Left indent of a finding's body, in columns.
 INDENT = 2
 #: Console width from which the connections table shows each flow on one line.
 WIDE = 120
+#: Findings listed one per line in the summary (all of them get their own block below).
+MAX_SUMMARY_FINDINGS = 10
+#: ICMP errors listed in the text report; JSON lists every one.
+MAX_ICMP_LINES = 20
 #: Width of the label column in a finding's facts grid ("captured at", "path MTU").
 LABEL_WIDTH = 12
 
@@ -56,6 +68,7 @@ def render_analyze_text(result: AnalysisView, console: Console, *, show_all: boo
     """Print the whole report on `console` (a `rich.console.Console`)."""
     findings = ordered_findings(result.findings)
     _summary(result, findings, console, show_all=show_all)
+    _icmp_section(result.icmp, console)
     if show_all:
         _connections_table(result.connections, findings, console)
     for number, finding in enumerate(findings, start=1):
@@ -96,7 +109,23 @@ def _summary(
             conn_text.append(" (--all lists every one)", style="dim")
     grid.add_row("connections", conn_text)
     grid.add_row("problems", _problems_text(findings, n_conn))
+    for number, finding in enumerate(findings[:MAX_SUMMARY_FINDINGS], start=1):
+        grid.add_row("", _finding_line(number, finding))
+    if len(findings) > MAX_SUMMARY_FINDINGS:
+        grid.add_row("", Text(f"... and {len(findings) - MAX_SUMMARY_FINDINGS:,} more below"))
+    if result.icmp:
+        grid.add_row("ICMP errors", _icmp_count_text(result.icmp))
     _out(console, grid)
+
+
+def _finding_line(number: int, f: Finding) -> Text:
+    """'#1 error: path-MTU black hole on a:p → b:q': the answer, one line per finding."""
+    sev = Severity(f.severity)
+    t = Text(f"#{number} ")
+    t.append(sev.value, style=SEVERITY_STYLE[sev])
+    t.append(f": {VERDICT_TITLE[Verdict(f.verdict)]}", style="bold")
+    t.append(f" on {flow_text(f.flow)}")
+    return t
 
 
 def _file_text(f: FileView) -> Text:
@@ -125,6 +154,67 @@ def _problems_text(findings: Sequence[Finding], n_conn: int) -> Text:
             t.append(" · ")
         t.append(plural(n, sev.value), style=SEVERITY_STYLE[sev] if n else "dim")
     return t
+
+
+def _icmp_count_text(events: Sequence[IcmpView]) -> Text:
+    t = Text(icmp_summary(events))
+    t.highlight_regex(r"[\d,]+ invalid or implausible", "yellow")
+    return t
+
+
+# --- ICMP errors ---------------------------------------------------------------------------
+
+
+def _icmp_section(events: Sequence[IcmpView], console: Console) -> None:
+    if not events:
+        return
+    console.print()
+    console.print(Rule(Text("ICMP errors", style="bold"), align="left"))
+    ordered = sorted_icmp(events)
+    for ev in ordered[:MAX_ICMP_LINES]:
+        _out(console, _icmp_block(ev), indent=INDENT)
+    if len(ordered) > MAX_ICMP_LINES:
+        rest = len(ordered) - MAX_ICMP_LINES
+        _out(
+            console,
+            Text(f"... and {plural(rest, 'more ICMP error')} (--format json lists every one)"),
+            indent=INDENT,
+        )
+
+
+def _icmp_block(ev: IcmpView) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", no_wrap=True, style="cyan")
+    grid.add_column(overflow="fold")
+    head = Text(icmp_name(int(ev.version), int(ev.icmp_type), int(ev.icmp_code)), style="bold")
+    head.append(f" from {ev.router} ({plural(int(ev.router_hops), 'hop')} away)")
+    if ev.mtu is not None:
+        head.append(" · announced MTU ")
+        head.append(
+            str(ev.mtu) if ev.mtu else "0 (not given)",
+            style="yellow" if ev.problems else "bold",
+        )
+    file = getattr(ev, "file", None)
+    if file:
+        head.append(f" · {file}", style="dim")
+    lines = Text()
+    lines.append(quoted_packet_text(ev))
+    lines.append("\n")
+    if ev.conn >= 0:
+        lines.append(f"matches connection {ev.conn}")
+        if ev.segment_frame is not None:
+            lines.append(f", the segment in frame {ev.segment_frame}")
+        else:
+            lines.append(" (the quoted segment was not captured)")
+    else:
+        lines.append("no such connection in the capture", style="yellow")
+    for problem in ev.problems:
+        lines.append("\n")
+        lines.append("! ", style="bold yellow")
+        lines.append(problem, style="yellow")
+    grid.add_row(f"#{ev.frame}", head)
+    grid.add_row("", lines)
+    return grid
 
 
 # --- --all: every connection -------------------------------------------------------------
@@ -212,7 +302,7 @@ def _finding(number: int, f: Finding, console: Console) -> None:
     title.append(f"{number}. ")
     title.append(sev.value.upper(), style=SEVERITY_STYLE[sev])
     title.append(f" {VERDICT_TITLE[verdict]}", style="bold")
-    title.append(f" · confidence {f.confidence:.2f}")
+    title.append(f" ({verdict.value}) · confidence {f.confidence:.2f}")
     console.print(Rule(title, align="left"))
     if f.summary:
         _out(console, Text(f.summary), indent=INDENT)
@@ -233,13 +323,20 @@ def _finding(number: int, f: Finding, console: Console) -> None:
 
 def _facts(f: Finding) -> Table:
     grid = _grid()
-    grid.add_row("verdict", Text(f"{Verdict(f.verdict).value} ({Severity(f.severity).value})"))
     flow = Text(flow_text(f.flow))
     flow.append(f"\nconnection {f.connection_id} in {f.file}", style="dim")
     grid.add_row("flow", flow)
     grid.add_row("direction", Text(DIRECTION_TEXT.get(Direction(f.direction), str(f.direction))))
     if f.fix_owner:
         grid.add_row("fix owner", Text(f.fix_owner))
+    if f.advice:
+        first = min(f.advice, key=lambda a: a.rank)
+        do = Text(first.title, style="bold")
+        if first.where:
+            do.append(f" · {first.where}", style="dim")
+        if len(f.advice) > 1:
+            do.append(f" (then {len(f.advice) - 1:,} more options below)", style="dim")
+        grid.add_row("do first", do)
     grid.add_row(
         "captured",
         Text(CAPTURE_POINT_TEXT.get(CapturePoint(f.capture_point), str(f.capture_point))),
@@ -265,7 +362,7 @@ def _evidence(f: Finding) -> Table | Text:
     grid.add_column(justify="right", no_wrap=True, style="cyan")
     grid.add_column(overflow="fold")
     for ev in f.evidence:
-        grid.add_row("·" if ev.frame is None else f"#{ev.frame}", Text(ev.text))
+        grid.add_row("·" if ev.frame is None else f"#{ev.frame}", Text(evidence_text(ev)))
     return grid
 
 

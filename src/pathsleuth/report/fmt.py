@@ -10,17 +10,26 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pathsleuth.diagnose.model import (
     CapturePoint,
     Direction,
+    Evidence,
     Finding,
     Flow,
     PathMtu,
     Severity,
     Verdict,
 )
+
+
+class _HasFrame(Protocol):
+    @property
+    def frame(self) -> int: ...
+
+
+_E = TypeVar("_E", bound=_HasFrame)
 
 #: Report order of severities: the worst first.
 SEVERITY_ORDER: tuple[Severity, ...] = (Severity.ERROR, Severity.WARNING, Severity.INFO)
@@ -57,6 +66,43 @@ CAPTURE_POINT_TEXT: Mapping[CapturePoint, str] = {
     CapturePoint.MIDDLE: "on the path between the two ends",
     CapturePoint.UNKNOWN: "unknown",
 }
+
+#: A got-through size this far below the lost one says little about the MTU (the largest
+#: acknowledged segment was a short command, not a probe): the text says "below N".
+WEAK_BOUND = 200
+
+#: ICMPv4 / ICMPv6 error names by (IP version, type) and code (RFC 792, RFC 1191, RFC 1812
+#: section 5.2.7.1, RFC 4443 section 3); unknown codes print as numbers.
+ICMP_TYPE_TEXT: Mapping[tuple[int, int], str] = {
+    (4, 3): "destination unreachable",
+    (4, 11): "time exceeded",
+    (6, 1): "destination unreachable",
+    (6, 2): "packet too big",
+    (6, 3): "time exceeded",
+}
+ICMP_CODE_TEXT: Mapping[tuple[int, int, int], str] = {
+    (4, 3, 0): "network unreachable",
+    (4, 3, 1): "host unreachable",
+    (4, 3, 2): "protocol unreachable",
+    (4, 3, 3): "port unreachable",
+    (4, 3, 4): "fragmentation needed",
+    (4, 3, 9): "network administratively prohibited",
+    (4, 3, 10): "host administratively prohibited",
+    (4, 3, 13): "communication administratively prohibited",
+    (4, 11, 0): "TTL exceeded in transit",
+    (4, 11, 1): "fragment reassembly time exceeded",
+    (6, 1, 0): "no route",
+    (6, 1, 1): "administratively prohibited",
+    (6, 1, 3): "address unreachable",
+    (6, 1, 4): "port unreachable",
+    (6, 1, 5): "source address failed policy",
+    (6, 1, 6): "reject route",
+    (6, 3, 0): "hop limit exceeded in transit",
+    (6, 3, 1): "fragment reassembly time exceeded",
+}
+
+#: IP protocol numbers the ICMP section names (IANA).
+PROTO_TEXT: Mapping[int, str] = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 132: "SCTP"}
 
 #: Verdicts whose `path_mtu.high` is an MTU a router announced rather than a size that was lost.
 ANNOUNCED_MTU_VERDICTS = frozenset({Verdict.PMTUD_WORKING, Verdict.PTB_IGNORED})
@@ -104,7 +150,13 @@ def path_mtu_text(pm: PathMtu, verdict: Verdict) -> str:
     if pm.low is not None and pm.high is not None:
         if announced:
             return f"{pm.high} bytes announced by a router; {pm.low}-byte packets got through"
-        return f"between {pm.low} and {pm.high} bytes ({pm.low} got through, {pm.high} did not)"
+        lost = f"{pm.high}-byte packets did not get through"
+        if pm.high - pm.low > WEAK_BOUND:
+            return (
+                f"below {pm.high} bytes ({lost}); the largest packet that did is only "
+                f"{pm.low} bytes, so the exact MTU is unknown"
+            )
+        return f"between {pm.low} and {pm.high - 1} bytes ({pm.low} got through, {lost})"
     if pm.high is not None:
         if announced:
             return f"{pm.high} bytes, announced by a router"
@@ -112,6 +164,66 @@ def path_mtu_text(pm: PathMtu, verdict: Verdict) -> str:
     if pm.low is not None:
         return f"at least {pm.low} bytes ({pm.low}-byte packets got through)"
     return "unknown"
+
+
+def sorted_icmp(events: Iterable[_E]) -> list[_E]:
+    """ICMP errors in report order: by capture file (when known), then frame."""
+    return sorted(events, key=lambda e: (str(getattr(e, "file", "") or ""), int(e.frame)))
+
+
+def quoted_packet_text(ev: Any) -> str:
+    """'quotes TCP a:p → b:q seq N, 1500 bytes, DF': the packet an ICMP error quotes."""
+    proto = PROTO_TEXT.get(int(ev.quoted_proto), f"protocol {ev.quoted_proto}")
+    if ev.quoted_sport or ev.quoted_dport:
+        flow = (
+            f"{endpoint(ev.quoted_src, int(ev.quoted_sport))} → "
+            f"{endpoint(ev.quoted_dst, int(ev.quoted_dport))}"
+        )
+    else:
+        flow = f"{ev.quoted_src} → {ev.quoted_dst}"
+    text = f"quotes {proto} {flow}"
+    if ev.quoted_seq is not None:
+        text += f" seq {ev.quoted_seq}"
+    text += f", {int(ev.quoted_ip_len)} bytes"
+    if ev.quoted_df:
+        text += ", DF"
+    return text
+
+
+def icmp_summary(events: Sequence[Any]) -> str:
+    """'4 in the capture (4 packet too big / fragmentation needed) · 1 invalid ...'."""
+    parts = [f"{len(events):,} in the capture"]
+    ptb = sum(1 for e in events if e.kind == "ptb")
+    parts[0] += (
+        f" ({ptb:,} packet too big / fragmentation needed)" if ptb else " (no packet too big)"
+    )
+    bad = sum(1 for e in events if e.problems)
+    if bad:
+        parts.append(f"{bad:,} invalid or implausible")
+    unmatched = sum(1 for e in events if e.conn < 0)
+    if unmatched:
+        parts.append(f"{unmatched:,} for no connection in the capture")
+    return " · ".join(parts)
+
+
+def icmp_name(version: int, icmp_type: int, icmp_code: int) -> str:
+    """'ICMP type 3 code 4 (fragmentation needed)', 'ICMPv6 type 2 code 0 (packet too big)'."""
+    proto = "ICMPv6" if version == 6 else "ICMP"
+    words = ICMP_CODE_TEXT.get((version, icmp_type, icmp_code)) or ICMP_TYPE_TEXT.get(
+        (version, icmp_type)
+    )
+    head = f"{proto} type {icmp_type} code {icmp_code}"
+    return f"{head} ({words})" if words else head
+
+
+def evidence_text(ev: Evidence) -> str:
+    """An evidence sentence without a leading "frame N: " that repeats its own anchor
+    (the text and HTML reports print the anchor as "#N"; JSON keeps the sentence whole)."""
+    if ev.frame is not None:
+        prefix = f"frame {ev.frame}: "
+        if ev.text.startswith(prefix):
+            return ev.text[len(prefix) :]
+    return ev.text
 
 
 def human_bytes(n: int) -> str:

@@ -1,9 +1,10 @@
 """`pathsleuth analyze` as one self-contained HTML file (jinja2 template, inline SVG).
 
-Same content and order as the text report, plus a Stevens time–sequence chart per finding
-drawn from the flow's `SeqPoint`s (see `seqchart`). No scripts, no fonts, no external
-assets: the file opens offline, can be attached to a ticket and printed. Evidence frame
-numbers link to their mark in the chart (CSS `:target` highlights it). All producer text
+Same content and order as the text report (ICMP errors as a table after the summary),
+plus a Stevens time–sequence chart per finding drawn from the flow's `SeqPoint`s (see
+`seqchart`; the stuck-ACK plateau is drawn as a bold line under the shaded never-acked
+band). No scripts, no fonts, no external assets: the file opens offline, can be attached
+to a ticket and printed. Evidence frame numbers link to their mark in the chart (CSS `:target` highlights it). All producer text
 goes through jinja2 autoescaping.
 """
 
@@ -29,18 +30,23 @@ from pathsleuth.report.fmt import (
     VERDICT_TITLE,
     duration_text,
     endpoint,
+    evidence_text,
     flow_text,
     frame_list,
     human_bytes,
+    icmp_name,
+    icmp_summary,
     ordered_findings,
     path_mtu_text,
     plural,
     problems_phrase,
+    quoted_packet_text,
     severity_counts,
+    sorted_icmp,
     time_span_text,
 )
 from pathsleuth.report.seqchart import Chart, build_chart
-from pathsleuth.report.views import AnalysisView, SeqPoint, SequenceKey
+from pathsleuth.report.views import AnalysisView, IcmpView, SeqPoint, SequenceKey
 
 #: Legend entries: kind -> words (order = legend order).
 LEGEND: Mapping[str, str] = {
@@ -52,6 +58,29 @@ LEGEND: Mapping[str, str] = {
     "rst": "RST",
     "icmp": "ICMP error (quoted seq)",
 }
+
+
+def _icmp_row(ev: IcmpView) -> dict[str, object]:
+    if ev.conn >= 0:
+        matched = f"connection {ev.conn}"
+        if ev.segment_frame is not None:
+            matched += f", segment in frame {ev.segment_frame}"
+    else:
+        matched = "no such connection in the capture"
+    file = getattr(ev, "file", None)
+    if file:
+        matched += f" ({file})"
+    return {
+        "frame": int(ev.frame),
+        "kind": ev.kind,
+        "name": icmp_name(int(ev.version), int(ev.icmp_type), int(ev.icmp_code)),
+        "router": ev.router,
+        "hops": plural(int(ev.router_hops), "hop") + " away",
+        "mtu": "" if ev.mtu is None else (str(ev.mtu) if ev.mtu else "0 (not given)"),
+        "quoted": quoted_packet_text(ev),
+        "matched": matched,
+        "problems": list(ev.problems),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +100,7 @@ class _FindingView:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("pathsleuth.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -79,6 +108,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["evidence_text"] = evidence_text
+    return env
 
 
 def render_analyze_html(
@@ -141,6 +172,7 @@ def render_analyze_html(
         }
         for f in result.files
     ]
+    icmp = [_icmp_row(ev) for ev in sorted_icmp(result.icmp)]
     template = _environment().get_template("analyze.html.j2")
     return template.render(
         title=title,
@@ -153,6 +185,8 @@ def render_analyze_html(
         counts={s.value: n for s, n in severity_counts(findings).items()},
         findings=views,
         connections=connections,
+        icmp=icmp,
+        icmp_count=icmp_summary(result.icmp) if icmp else "",
         legend=LEGEND,
         schema_version=SCHEMA_VERSION,
         version=__version__,
