@@ -516,8 +516,16 @@ def _describe(exc: BaseException) -> str:
 class _Source:
     """A peekable, counting reader over a ``read(n)`` callable (file, decoder, member)."""
 
-    def __init__(self, read: Callable[[int], bytes], name: str) -> None:
+    def __init__(
+        self,
+        read: Callable[[int], bytes],
+        name: str,
+        readinto: Callable[[memoryview], int | None] | None = None,
+    ) -> None:
         self._read = read
+        #: the underlying file's own ``readinto`` (plain files and pipes only): lets a
+        #: capture reader fill its chunk buffer straight from the kernel, with no copy
+        self.direct = readinto
         self.name = name
         self._buf = bytearray()
         self._eof = False
@@ -540,6 +548,23 @@ class _Source:
     def consumed(self) -> int:
         """Bytes handed out so far."""
         return self.pos
+
+    def readinto(self, mv: memoryview) -> int:
+        """Fill `mv` from what a peek left behind, else straight from the file."""
+        if self._buf or self.direct is None or self._eof:
+            data = self.read(len(mv))
+            mv[: len(data)] = data
+            return len(data)
+        try:
+            got = self.direct(mv) or 0
+        except BadInput:
+            raise
+        except _DATA_ERRORS as exc:
+            raise BadInput(self.name, f"read error: {_describe(exc)}", offset=self.pos) from exc
+        if not got:
+            self._eof = True
+        self.pos += got
+        return got
 
     def peek(self, n: int) -> bytes:
         """Up to `n` bytes at the current position without consuming them."""
@@ -718,9 +743,18 @@ class NamedStream(io.RawIOBase):
     def readinto(self, buffer: WriteableBuffer) -> int:
         self._checkClosed()
         mv = memoryview(buffer).cast("B")
-        data = self.read(len(mv))
-        mv[: len(data)] = data
-        return len(data)
+        if self._src.direct is None:
+            data = self.read(len(mv))
+            mv[: len(data)] = data
+            return len(data)
+        pos = self._src.pos
+        room = self._cap - pos + 1
+        got = self._src.readinto(mv[: min(len(mv), room)])
+        if got >= room:
+            raise self._over_cap()
+        if got:
+            self._account(pos, got)
+        return got
 
     def read(self, size: int | None = -1) -> bytes:
         self._checkClosed()
@@ -739,14 +773,17 @@ class NamedStream(io.RawIOBase):
         limit = room if size is None or size < 0 else min(size, room)
         return self._checked(pos, room, self._src.readline(limit))
 
+    def _over_cap(self) -> BadInput:
+        return BadInput(
+            self.name,
+            f"decompressed size exceeds Limits.{self._cap_name} "
+            f"({_fmt_size(self._cap)}): possible decompression bomb",
+            offset=self._cap,
+        )
+
     def _checked(self, pos: int, room: int, data: bytes) -> bytes:
         if len(data) >= room:
-            raise BadInput(
-                self.name,
-                f"decompressed size exceeds Limits.{self._cap_name} "
-                f"({_fmt_size(self._cap)}): possible decompression bomb",
-                offset=self._cap,
-            )
+            raise self._over_cap()
         if data:
             self._account(pos, len(data))
         return data
@@ -866,6 +903,12 @@ def _raw_reader(f: IO[bytes]) -> Callable[[int], bytes]:
     return f.read
 
 
+def _raw_readinto(f: IO[bytes]) -> Callable[[memoryview], int | None] | None:
+    # readinto1: like read1, what a pipe has now; on a file, one read(2) into the buffer
+    readinto = getattr(f, "readinto1", None) or getattr(f, "readinto", None)
+    return readinto if callable(readinto) else None
+
+
 @contextmanager
 def open_stream(path: str, *, limits: Limits = DEFAULT_LIMITS) -> Iterator[NamedStream]:
     """Open one file (or ``-`` for stdin) with transparent decompression.
@@ -876,7 +919,7 @@ def open_stream(path: str, *, limits: Limits = DEFAULT_LIMITS) -> Iterator[Named
     """
     display = _display(path)
     with _open_raw(path) as f:
-        raw = _Source(_raw_reader(f), display)
+        raw = _Source(_raw_reader(f), display, _raw_readinto(f))
         top, chain = _decompress_chain(raw, display, limits)
         stream = NamedStream(
             top,
@@ -1022,7 +1065,7 @@ class Members(Iterator[NamedStream]):
     def _walk(self) -> Generator[NamedStream, None, None]:
         with _open_raw(self.path) as f:
             seekable_start = _seekable_start(f)
-            raw = _Source(_raw_reader(f), self.name)
+            raw = _Source(_raw_reader(f), self.name, _raw_readinto(f))
             top, chain = _decompress_chain(raw, self.name, self.limits)
             kind = sniff_archive(top.peek(SNIFF_BYTES))
             stream = NamedStream(

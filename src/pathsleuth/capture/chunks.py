@@ -48,7 +48,7 @@ class CaptureReader(Protocol):
 
     info: CaptureInfo
 
-    def batches(self) -> Iterator[RecordBatch]: ...
+    def batches(self, *, recycle: bool = False) -> Iterator[RecordBatch]: ...
 
 
 def read_prefix(stream: ByteStream, n: int) -> bytes:
@@ -158,8 +158,14 @@ class ChunkedReader:
         self._n = 0
         return batch
 
-    def batches(self) -> Iterator[RecordBatch]:
-        """Stream the capture as batches; raises `BadInput` after the last good frame."""
+    def batches(self, *, recycle: bool = False) -> Iterator[RecordBatch]:
+        """Stream the capture as batches; raises `BadInput` after the last good frame.
+
+        With `recycle`, two chunk buffers take turns instead of a fresh one per chunk
+        (no page faults on new memory, the buffer stays in cache): a batch's `buf` is then
+        valid only until the next batch after it is taken. For consumers that finish with
+        each batch before asking for the next one, as `Capture.tables` does.
+        """
         if self._started:
             raise RuntimeError("a capture stream can be read only once")
         self._started = True
@@ -171,6 +177,7 @@ class ChunkedReader:
         self.info.bytes_read = base + end
         eof = end < size
         pos = 0
+        spare: npt.NDArray[np.uint8] | None = None
         while True:
             while True:
                 pos, need, full = self._walk(buf, pos, end, base)
@@ -186,8 +193,12 @@ class ChunkedReader:
                 return
             tail = end - pos
             size = max(self._chunk_bytes, need, tail)
-            fresh = np.empty(size, np.uint8)
+            if spare is not None and len(spare) >= size:
+                fresh, size = spare, len(spare)
+            else:
+                fresh = np.empty(size, np.uint8)
             fresh[:tail] = buf[pos:end]
+            spare = buf if recycle else None
             base += pos
             buf = fresh
             pos = 0

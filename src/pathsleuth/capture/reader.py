@@ -41,7 +41,8 @@ class Capture:
         """Dissected chunks in frame order; `info` is filled as the reader goes."""
         reader = open_reader(self.stream, self.name, chunk_bytes=self.chunk_bytes)
         self.info = reader.info
-        for batch in reader.batches():
+        # dissect copies what it needs out of the batch: its buffer can be recycled
+        for batch in reader.batches(recycle=True):
             table = dissect(batch, name=self.name)
             if progress is not None:
                 progress(reader.info.bytes_read, self.total_bytes)

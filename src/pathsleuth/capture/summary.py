@@ -107,7 +107,7 @@ class SummaryBuilder:
         self.name = name
         self._linktypes: Counter[int] = Counter()
         self._protocols: Counter[str] = Counter()
-        self._flows: list[npt.NDArray[np.void]] = []
+        self._flows: list[npt.NDArray[np.uint64]] = []
         self._flow_rows = 0
         self.packets = 0
         self.bytes = 0
@@ -172,14 +172,16 @@ class SummaryBuilder:
             self._add_flows(t, tcp)
 
     def _add_flows(self, t: PacketTable, tcp: npt.NDArray[np.bool_]) -> None:
-        # Direction-free key: order the two endpoints so A->B and B->A collapse.
-        a = np.stack([t.src_hi[tcp], t.src_lo[tcp], t.sport[tcp].astype(np.uint64)], axis=1)
-        b = np.stack([t.dst_hi[tcp], t.dst_lo[tcp], t.dport[tcp].astype(np.uint64)], axis=1)
-        swap = _lex_less(b, a)
-        lo = np.where(swap[:, None], b, a)
-        hi = np.where(swap[:, None], a, b)
-        key = np.ascontiguousarray(np.concatenate([lo, hi], axis=1))
-        rows = np.unique(key.view(np.dtype((np.void, key.dtype.itemsize * 6))).ravel())
+        # Direction-free key: hash each endpoint (address, port) to 64 bits, then combine
+        # the two hashes order-independently so A->B and B->A collapse. Counting distinct
+        # 64-bit keys instead of 36-byte rows is ~10x faster; two flows collide with
+        # probability n^2 / 2^65 (below 1e-7 for a million flows), which a summary count
+        # can carry.
+        ea = _endpoint_hash(t.src_hi[tcp], t.src_lo[tcp], t.sport[tcp])
+        eb = _endpoint_hash(t.dst_hi[tcp], t.dst_lo[tcp], t.dport[tcp])
+        with np.errstate(over="ignore"):
+            key = _mix(np.minimum(ea, eb) ^ _mix(np.maximum(ea, eb)))
+        rows = np.unique(key)
         self._flows.append(rows)
         self._flow_rows += len(rows)
         # keep the pending list short: merge when it grows
@@ -218,13 +220,21 @@ class SummaryBuilder:
         return s
 
 
-def _lex_less(x: npt.NDArray[np.uint64], y: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
-    """Row-wise lexicographic x < y for (n, k) arrays."""
-    less = np.zeros(len(x), dtype=bool)
-    decided = np.zeros(len(x), dtype=bool)
-    for j in range(x.shape[1]):
-        lt = x[:, j] < y[:, j]
-        gt = x[:, j] > y[:, j]
-        less |= ~decided & lt
-        decided |= lt | gt
-    return less
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser (Steele, Lea, Flood 2014): a bijection on 64 bits."""
+    with np.errstate(over="ignore"):
+        x = x + _GOLDEN
+        x = (x ^ (x >> np.uint64(30))) * _M1
+        x = (x ^ (x >> np.uint64(27))) * _M2
+        return x ^ (x >> np.uint64(31))
+
+
+def _endpoint_hash(
+    hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64], port: npt.NDArray[np.uint16]
+) -> npt.NDArray[np.uint64]:
+    return _mix(_mix(_mix(hi) ^ lo) ^ port.astype(np.uint64))
