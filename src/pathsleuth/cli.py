@@ -109,7 +109,9 @@ def analyze(
         flow_filter = FlowFilter.parse(flow_expr) if flow_expr else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--flow") from exc
-    result = analyze_paths(files, progress=_progress_callback(), flow_filter=flow_filter)
+    result = analyze_paths(
+        files, progress=_progress_callback(), flow_filter=flow_filter, charts=fmt == "html"
+    )
     joined = None
     if logs:
         from pathsleuth.pipeline import join_logs

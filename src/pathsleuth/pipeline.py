@@ -19,6 +19,7 @@ from pathsleuth.capture.table import concat, parse_addr
 from pathsleuth.diagnose.engine import AnalysisResult, analyze_table, merge_all
 from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
 from pathsleuth.maillog.correlate import Match, correlate
+from pathsleuth.tcp.columns import for_analysis
 
 
 def decode_paths(
@@ -38,8 +39,13 @@ def analyze_paths(
     *,
     progress: Progress | None = None,
     flow_filter: FlowFilter | None = None,
+    charts: bool = False,
 ) -> AnalysisResult:
-    """Decode, rebuild connections and diagnose every capture in `paths`."""
+    """Decode, rebuild connections and diagnose every capture in `paths`.
+
+    Each capture is summarised chunk by chunk; only its TCP/ICMP rows and the columns the
+    analysis reads are kept until the whole capture is in (`tcp.columns.for_analysis`).
+    `charts` adds the time-sequence points the HTML report draws."""
     results = []
     for path in paths:
         for cap in iter_captures(path):
@@ -47,10 +53,10 @@ def analyze_paths(
             chunks = []
             for table in cap.tables(progress):
                 builder.add(table)
-                chunks.append(table)
+                chunks.append(for_analysis(table))
             table = concat(chunks)
             del chunks
-            result = analyze_table(table, file=cap.name)
+            result = analyze_table(table, file=cap.name, charts=charts)
             result.files = [builder.finish(cap.info, skipped_members=cap.skipped_members)]
             results.append(result)
     merged = merge_all(results)

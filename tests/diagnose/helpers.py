@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathsleuth.capture.table import PacketTable
 from pathsleuth.diagnose import AnalysisResult, analyze_table
 from pathsleuth.diagnose.model import Finding, Verdict
+from pathsleuth.tcp.columns import for_analysis
 
 
 def run(t: PacketTable) -> AnalysisResult:
-    return analyze_table(t, file="test.pcap")
+    """The analysis as `analyze_paths` runs it: on the TCP/ICMP rows and the columns it reads."""
+    return analyze_table(for_analysis(t), file="test.pcap", charts=True)
 
 
 def only(result: AnalysisResult, verdict: Verdict) -> Finding:

@@ -20,6 +20,7 @@ pytest.importorskip("pathsleuth.capture.dissect")
 from pathsleuth.capture.reader import iter_captures
 from pathsleuth.diagnose import analyze_table
 from pathsleuth.diagnose.model import Finding, Verdict
+from pathsleuth.tcp.columns import for_analysis
 
 GEN = Path(__file__).resolve().parents[3] / "shared" / "bench" / "gen_pcap.py"
 
@@ -47,7 +48,10 @@ def test_blackhole_precision_recall(tmp_path: Path) -> None:
     bh = {(d["client"], d["cport"], d["server"], d["sport"]) for d in truth["blackhole_flows"]}
     pm = {(d["client"], d["cport"], d["server"], d["sport"]) for d in truth["pmtud_ok_flows"]}
     assert bh and pm
-    results = [analyze_table(cap.read_all(), file=cap.name) for cap in iter_captures(str(pcap))]
+    results = [
+        analyze_table(for_analysis(cap.read_all()), file=cap.name)
+        for cap in iter_captures(str(pcap))
+    ]
     (result,) = results
     assert len(result.connections) == truth["tcp_flows"]
     got_bh = {_key(f, bh | pm) for f in result.findings if f.verdict == Verdict.PMTU_BLACKHOLE}

@@ -19,6 +19,7 @@ pytest.importorskip("pathsleuth.capture.dissect")
 from pathsleuth.capture.reader import iter_captures
 from pathsleuth.diagnose import analyze_table
 from pathsleuth.diagnose.model import Severity
+from pathsleuth.tcp.columns import for_analysis
 
 pytestmark = pytest.mark.corpus
 
@@ -52,7 +53,7 @@ def test_capture_verdict(captures_dir: Path, name: str, accepted: str) -> None:
     try:
         findings = []
         for cap in iter_captures(str(captures_dir / name)):
-            findings.extend(analyze_table(cap.read_all(), file=cap.name).findings)
+            findings.extend(analyze_table(for_analysis(cap.read_all()), file=cap.name).findings)
     except BadInput as e:
         assert "malformed_input" in options, f"unexpected BadInput: {e}"
         return

@@ -211,13 +211,13 @@ def empty_columns(n: int) -> dict[str, npt.NDArray[Any]]:
 
 
 def concat(tables: Sequence[PacketTable]) -> PacketTable:
-    """Join chunks in order."""
+    """Join chunks in order (the columns of the first chunk; all chunks must have them)."""
     if not tables:
         return PacketTable.empty()
     if len(tables) == 1:
         return tables[0]
     return PacketTable(
-        {c.name: np.concatenate([t.columns[c.name] for t in tables]) for c in COLUMNS}
+        {name: np.concatenate([t.columns[name] for t in tables]) for name in tables[0].columns}
     )
 
 

@@ -37,7 +37,8 @@ class AnalysisResult:
     """Every ICMP error in the capture, matched to its connection where possible."""
     points: dict[tuple[str, int], list[Point]] = field(default_factory=dict)
     """Time-sequence chart points per (file, connection_id) of every finding, as tuples in
-    `report.views.SeqPoint` field order, seen from the finding's data sender."""
+    `report.views.SeqPoint` field order, seen from the finding's data sender. Filled only
+    when asked for (``charts=True``): only the HTML report draws them."""
 
     @property
     def worst_severity(self) -> Severity | None:
@@ -58,8 +59,9 @@ class AnalysisResult:
         )
 
 
-def analyze_table(table: PacketTable, *, file: str) -> AnalysisResult:
-    """Connections, ICMP correlation and findings for one capture's packets."""
+def analyze_table(table: PacketTable, *, file: str, charts: bool = False) -> AnalysisResult:
+    """Connections, ICMP correlation and findings for one capture's packets; with
+    `charts`, the time-sequence points of every connection that has a finding."""
     ct = build_connections(table)
     analyse_directions(ct)
     icmp = match_icmp(ct)
@@ -70,7 +72,7 @@ def analyze_table(table: PacketTable, *, file: str) -> AnalysisResult:
         findings.extend(det.run(ctx))
     findings.sort(key=lambda f: (f.connection_id, f.verdict.value))
     points: dict[tuple[str, int], list[Point]] = {}
-    for f in findings:
+    for f in findings if charts else ():
         if (file, f.connection_id) in points:
             continue
         c = conns[f.connection_id]
