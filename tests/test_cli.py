@@ -183,3 +183,29 @@ def test_analyze_flow_filter_selects_connections() -> None:
     assert miss.returncode == 0
     doc = json.loads(miss.stdout)
     assert doc["connections"] == [] and doc["findings"] == []
+
+
+def test_analyze_icmp_entries_name_their_file_and_follow_the_flow_filter(tmp_path: Path) -> None:
+    """Two connections, a PTB quoting each: every `icmp` entry names its capture, and
+    `--flow` keeps only the PTB about the flow it selects."""
+    out = io.BytesIO()
+    w = PcapWriter(out, ETH)
+    a, b, c, r = "192.0.2.10", "198.51.100.25", "203.0.113.7", "192.0.2.1"
+    pkts = []
+    for dst, port in ((b, 40000), (c, 40001)):
+        seg = craft.tcp(a, dst, port, 25, seq=1001, ack=1, flags="PA", payload_len=1448, df=True)
+        pkts += [
+            craft.tcp(a, dst, port, 25, seq=1000, flags="S", options=[("mss", 1460)]),
+            craft.tcp(dst, a, 25, port, seq=0, ack=1001, flags="SA", options=[("mss", 1460)]),
+            seg,
+            craft.frag_needed(r, a, 1400, seg),
+        ]
+    for i, p in enumerate(pkts):
+        w.write(craft.frame(ETH, p), 1_700_000_000_000_000_000 + i * 1_000_000)
+    f = tmp_path / "two.pcap"
+    f.write_bytes(out.getvalue())
+    doc = json.loads(run("analyze", "--format", "json", str(f)).stdout)
+    assert [(e["file"], e["quoted"]["dst"]) for e in doc["icmp"]] == [(str(f), b), (str(f), c)]
+    one = json.loads(run("analyze", "--format", "json", "--flow", f"{c}:25", str(f)).stdout)
+    assert [e["quoted"]["dst"] for e in one["icmp"]] == [c]
+    assert not list(schemas.validator("analyze").iter_errors(one))

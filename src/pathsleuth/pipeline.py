@@ -119,6 +119,20 @@ class FlowFilter:
         result.connections = [c for c in result.connections if (c.file, c.id) in keep]
         result.findings = [f for f in result.findings if (f.file, f.connection_id) in keep]
         result.points = {k: v for k, v in result.points.items() if k in keep}
+        # ICMP errors about a kept connection, or quoting a flow the filter names
+        result.icmp = [
+            ev
+            for ev in result.icmp
+            if (ev.file, ev.conn) in keep
+            or self.keeps(
+                ev.file or "",
+                -1,
+                ev.quoted_src,
+                ev.quoted_sport,
+                ev.quoted_dst,
+                ev.quoted_dport,
+            )
+        ]
         return result
 
 

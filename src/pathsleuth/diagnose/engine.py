@@ -65,6 +65,8 @@ def analyze_table(table: PacketTable, *, file: str, charts: bool = False) -> Ana
     ct = build_connections(table)
     analyse_directions(ct)
     icmp = match_icmp(ct)
+    for ev in icmp:
+        ev.file = file
     conns = summarise(ct, file=file)
     ctx = Context(ct=ct, icmp=icmp, file=file)
     findings: list[Finding] = []

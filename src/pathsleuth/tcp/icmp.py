@@ -78,6 +78,8 @@ class IcmpEvent:
     segment_frame: int | None = None
     problems: list[str] = field(default_factory=list)
     """Why this error cannot be taken at face value (invalid MTU, implausible quote)."""
+    file: str | None = None
+    """Capture the error came from (set by the diagnosis engine, which knows the file)."""
 
     @property
     def valid_ptb(self) -> bool:
