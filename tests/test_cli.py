@@ -209,3 +209,34 @@ def test_analyze_icmp_entries_name_their_file_and_follow_the_flow_filter(tmp_pat
     one = json.loads(run("analyze", "--format", "json", "--flow", f"{c}:25", str(f)).stdout)
     assert [e["quoted"]["dst"] for e in one["icmp"]] == [c]
     assert not list(schemas.validator("analyze").iter_errors(one))
+
+
+def test_unsupported_link_type_is_named_in_a_clear_error(tmp_path: Path) -> None:
+    f = tmp_path / "wifi.pcap"
+    out = io.BytesIO()
+    w = PcapWriter(out, 105)  # IEEE 802.11: not decoded
+    for i in range(3):
+        w.write(bytes(40), i)
+    f.write_bytes(out.getvalue())
+    for cmd in ("decode", "analyze"):
+        line = one_line_error(run(cmd, str(f)))
+        assert f"{f} (frame 1)" in line and "link type IEEE 802.11 is not supported" in line
+        assert "none of its 3 frames" in line and "Ethernet" in line
+
+
+def test_partly_unsupported_pcapng_is_decoded_and_says_what_it_skipped(tmp_path: Path) -> None:
+    out = io.BytesIO()
+    w = PcapngWriter(out)
+    w.section()
+    w.interface(ETH)
+    w.interface(105)
+    w.epb(0, 0, craft.frame(ETH, craft.tcp4("192.0.2.1", "192.0.2.2", 1, 2)))
+    w.epb(1, 1, bytes(30))
+    w.epb(1, 2, bytes(30))
+    f = tmp_path / "mixed.pcapng"
+    f.write_bytes(out.getvalue())
+    proc = run("decode", str(f))
+    assert proc.returncode == 0, proc.stderr
+    assert "2 frames on link type IEEE 802.11 (not supported)" in proc.stdout
+    doc = json.loads(run("decode", "--format", "json", str(f)).stdout)
+    assert doc["files"][0]["unsupported_linktypes"] == {"IEEE 802.11": 2}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pathsleuth.capture.reader import Progress, iter_captures
-from pathsleuth.capture.summary import CaptureSummary, SummaryBuilder
+from pathsleuth.capture.summary import CaptureSummary, SummaryBuilder, check_decodable
 from pathsleuth.capture.table import concat, parse_addr
 from pathsleuth.diagnose.engine import AnalysisResult, analyze_table, merge_all
 from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
@@ -31,7 +31,9 @@ def decode_paths(
             builder = SummaryBuilder(cap.name)
             for table in cap.tables(progress):
                 builder.add(table)
-            yield builder.finish(cap.info, skipped_members=cap.skipped_members)
+            summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
+            check_decodable(summary)
+            yield summary
 
 
 def analyze_paths(
@@ -54,10 +56,12 @@ def analyze_paths(
             for table in cap.tables(progress):
                 builder.add(table)
                 chunks.append(for_analysis(table))
+            summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
+            check_decodable(summary)
             table = concat(chunks)
             del chunks
             result = analyze_table(table, file=cap.name, charts=charts)
-            result.files = [builder.finish(cap.info, skipped_members=cap.skipped_members)]
+            result.files = [summary]
             results.append(result)
     merged = merge_all(results)
     if flow_filter is not None:

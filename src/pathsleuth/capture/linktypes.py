@@ -87,3 +87,8 @@ def name(linktype: int) -> str:
 
 def is_supported(linktype: int) -> bool:
     return int(linktype) in SUPPORTED
+
+
+def supported_text() -> str:
+    """The decoded link types in one line, for error messages."""
+    return ", ".join(NAMES[k] for k in sorted(SUPPORTED))

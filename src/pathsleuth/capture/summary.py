@@ -28,6 +28,7 @@ from pathsleuth.capture.table import (
     PacketTable,
     Status,
 )
+from pathsleuth.errors import BadInput
 
 #: how many malformed frame numbers a summary lists (the count is always complete)
 MAX_LISTED_MALFORMED = 20
@@ -60,6 +61,9 @@ class CaptureSummary:
     truncated_payload: int = 0
     """frames whose payload the snaplen cut (headers complete; not an error)"""
     unsupported_link: int = 0
+    """frames on a link type the dissector does not decode (nothing above layer 2)"""
+    unsupported_linktypes: dict[str, int] = field(default_factory=dict)
+    """name of each such link type -> its frames"""
     comments: list[str] = field(default_factory=list)
     skipped_members: list[str] = field(default_factory=list)
     skipped_blocks: dict[str, int] = field(default_factory=dict)
@@ -90,10 +94,25 @@ class CaptureSummary:
             "malformed_frames": list(self.malformed_frames),
             "truncated_payload": self.truncated_payload,
             "unsupported_link": self.unsupported_link,
+            "unsupported_linktypes": dict(self.unsupported_linktypes),
             "comments": list(self.comments),
             "skipped_members": list(self.skipped_members),
             "skipped_blocks": dict(self.skipped_blocks),
         }
+
+
+def check_decodable(s: CaptureSummary) -> None:
+    """Raise `BadInput` when no frame of the capture is on a link type we decode: the
+    user must hear that the link type is the problem, not read an empty diagnosis."""
+    if s.packets == 0 or s.unsupported_link < s.packets:
+        return
+    names = ", ".join(s.unsupported_linktypes) or "unknown"
+    raise BadInput(
+        s.name,
+        f"link type {names} is not supported: none of its {s.packets:,} frames can be "
+        f"decoded above layer 2 (pathsleuth decodes {linktypes.supported_text()})",
+        frame=1,
+    )
 
 
 def _count(mask: npt.NDArray[np.bool_]) -> int:
@@ -106,6 +125,7 @@ class SummaryBuilder:
     def __init__(self, name: str) -> None:
         self.name = name
         self._linktypes: Counter[int] = Counter()
+        self._unsupported_linktypes: Counter[int] = Counter()
         self._protocols: Counter[str] = Counter()
         self._flows: list[npt.NDArray[np.uint64]] = []
         self._flow_rows = 0
@@ -142,7 +162,13 @@ class SummaryBuilder:
             if room > 0:
                 self.malformed_frames.extend(int(f) for f in t.frame[bad][:room])
         self.payload_cut += _count((status & np.uint8(Status.PAYLOAD_CUT)) != 0)
-        self.unsupported += _count((status & np.uint8(Status.UNSUPPORTED_LINK)) != 0)
+        unsupported = (status & np.uint8(Status.UNSUPPORTED_LINK)) != 0
+        nunsup = _count(unsupported)
+        if nunsup:
+            self.unsupported += nunsup
+            lt, cnt = np.unique(t.linktype[unsupported], return_counts=True)
+            for k, c in zip(lt.tolist(), cnt.tolist(), strict=True):
+                self._unsupported_linktypes[int(k)] += int(c)
 
         v = t.ip_version
         proto = t.proto
@@ -211,6 +237,9 @@ class SummaryBuilder:
             malformed_frames=self.malformed_frames,
             truncated_payload=self.payload_cut,
             unsupported_link=self.unsupported,
+            unsupported_linktypes={
+                linktypes.name(k): c for k, c in sorted(self._unsupported_linktypes.items())
+            },
             comments=[c for _, c in info.comments] if info else [],
             skipped_members=list(skipped_members or []),
             skipped_blocks={f"0x{k:08x}": v for k, v in info.skipped_blocks.items()}

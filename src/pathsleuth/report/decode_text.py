@@ -166,6 +166,18 @@ def _block(s: SummaryView) -> Table:
         grid.add_row("malformed", bad)
     else:
         grid.add_row("malformed", Text("0"))
+    unsupported = getattr(s, "unsupported_linktypes", None)
+    if isinstance(unsupported, dict) and unsupported:
+        grid.add_row(
+            "not decoded",
+            Text(
+                "; ".join(
+                    f"{plural(int(n), 'frame')} on link type {name} (not supported)"
+                    for name, n in unsupported.items()
+                ),
+                style="yellow",
+            ),
+        )
     cut = getattr(s, "truncated_payload", None)
     if isinstance(cut, int) and cut:
         grid.add_row("snaplen", Text(f"{cut:,} frames had their payload cut (headers complete)"))
