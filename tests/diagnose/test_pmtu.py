@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
 from diagnose import scenarios as S
+from diagnose.crafted import Trace
 from diagnose.helpers import only, run, text
+from pathsleuth.diagnose.context import Context
 from pathsleuth.diagnose.model import CapturePoint, Direction, Severity, Verdict
+from pathsleuth.diagnose.pmtu import largest_acked_index
+from pathsleuth.tcp.columns import for_analysis
+from pathsleuth.tcp.connections import build_connections
+from pathsleuth.tcp.directions import analyse_directions
+from pathsleuth.tcp.icmp import match_icmp
 
 
 def test_seed_like_blackhole_at_sender() -> None:
@@ -177,3 +191,99 @@ def test_advice_uses_a_plausible_mss_not_the_small_segments_that_passed() -> Non
     f = only(run(t), Verdict.PTB_IGNORED)
     clamp = next(a for a in f.advice if a.id == "mss-clamp")
     assert "--set-mss 1360" in "\n".join(clamp.commands)  # announced MTU 1400 - 40
+
+
+def _mtu_probing_fallback(tr: Trace) -> dict[str, int]:
+    """The lab's fix-mtu-probing run (Linux 6.x, tcp_mtu_probing=1, tcp_base_mss=1024,
+    path MTU 1400, ICMP dropped), frame for frame in miniature: four full-size segments,
+    the first resent at full size until the black-hole timer fires, then everything resent
+    in 1024-byte segments at other offsets than the originals, then a 1342-byte probe."""
+    tr.handshake()
+    tr.seg("s", 0.01, 0, 0, 40, flags="PA")  # 220 banner
+    tr.seg("c", 0.011, 0, 40, 20, flags="PA")  # EHLO
+    tr.seg("s", 0.012, 40, 20, 60, flags="PA")
+    tr.seg("c", 0.013, 20, 100, 50, flags="PA")  # MAIL, RCPT, DATA
+    tr.seg("s", 0.014, 100, 70, 37, flags="PA")  # 354
+    p, mss = 70, 1448
+    first = tr.seg("c", 0.05, p, 137, mss)
+    for k in range(1, 4):
+        tr.seg("c", 0.05 + k * 1e-6, p + k * mss, 137, mss)
+    tr.seg("s", 0.25, 100, p, 37, flags="PA")  # the 354 again: the ACK stays at p
+    tr.seg("c", 0.2501, p + 4 * mss, 137)
+    for t in (0.26, 0.7, 1.5, 3.2):
+        tr.seg("c", t, p, 137, mss)
+    fallback = tr.seg("c", 6.58, p, 137, 1024)
+    tr.seg("s", 6.62, 137, p + 1024)
+    off = p + 1024
+    for n in (424, 1024, 1024, 1024, 1024, 248):
+        tr.seg("c", 6.621, off, 137, n)
+        off += n
+    assert off == p + 4 * mss
+    tr.seg("s", 6.63, 137, off)
+    probe = tr.seg("c", 6.64, off, 137, 1342)
+    tr.seg("s", 6.65, 137, off + 1342)
+    tr.seg("c", 6.66, off + 1342, 137, 1024)
+    end = off + 1342 + 1024
+    tr.seg("s", 6.67, 137, end)
+    tr.seg("c", 6.68, end, 137, 6, flags="PA")  # QUIT
+    tr.seg("c", 6.681, end + 6, 137, flags="FA")
+    tr.seg("s", 6.69, 137, end + 7, 9, flags="PA")  # 221 after our FIN: the socket is gone
+    tr.seg("c", 6.691, end + 7, 0, flags="R", ip_id=0)
+    return {"first": first, "fallback": fallback, "probe": probe}
+
+
+def test_mtu_probing_fallback_resent_at_other_offsets(tmp_path: Path) -> None:
+    """Regression (lab fix-mtu-probing): the full-size segments after the first were never
+    resent from their own start, so the tcp stage counts them acknowledged once the
+    1024-byte resends are; that must not pass for "1448 bytes got through"."""
+    tr = Trace()
+    n = _mtu_probing_fallback(tr)
+    f = only(tr.analyze(tmp_path / "probing.pcap"), Verdict.PMTU_BLACKHOLE)
+    assert f.severity == Severity.WARNING and f.recovered is True
+    assert "(sent 5x, never acknowledged)" in f.summary
+    ev = text(f)
+    assert f"frame {n['probe']}: the largest segment that got through is 1342 bytes" in ev
+    assert f"frame {n['first']}: first full-size segment (1448 bytes, DF, ip.len 1500" in ev
+    assert f"frame {n['fallback']}: the sender fell back to 1024-byte segments" in ev
+    assert f.path_mtu is not None and (f.path_mtu.low, f.path_mtu.high) == (1394, 1500)
+
+
+def test_mtu_probing_without_the_probe_bounds_by_the_fallback_size(tmp_path: Path) -> None:
+    """Same, cut before the 1342-byte probe: the largest size that demonstrably passed is
+    the 1024-byte fallback, whatever the ACKs of the resent originals seem to say."""
+    tr = Trace()
+    n = _mtu_probing_fallback(tr)
+    tr.frames = tr.frames[: n["probe"] - 1]
+    f = only(tr.analyze(tmp_path / "probing.pcap"), Verdict.PMTU_BLACKHOLE)
+    assert f.recovered is True
+    assert "the largest segment that got through is 1024 bytes" in text(f)
+    assert f.path_mtu is not None and f.path_mtu.low == 1076
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        S.blackhole_at_sender,
+        S.pmtud_working,
+        S.ptb_ignored,
+        S.ips_drop,
+        S.plain_loss,
+        S.tso_super_segments,
+        S.healthy,
+    ],
+)
+def test_vectorised_and_exact_largest_acked_agree(scenario: Callable[[], Any]) -> None:
+    """`Context.clean_top` is a shortcut of the exact byte-overlap test: where it finds a
+    largest acknowledged segment, the exact test finds one of the same size."""
+    table, _ = scenario()
+    ct = build_connections(for_analysis(table))
+    analyse_directions(ct)
+    fast = Context(ct=ct, icmp=match_icmp(ct), file="t")
+    exact = Context(ct=ct, icmp=fast.icmp, file="t")
+    exact.__dict__["top_acked_clean"] = np.zeros(ct.n_half, dtype=bool)  # force the slow path
+    wp = ct.p["wire_payload"]
+    for half in range(ct.n_half):
+        a, b = largest_acked_index(fast, half), largest_acked_index(exact, half)
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert int(wp[a]) == int(wp[b])

@@ -6,12 +6,15 @@ small per-connection helpers detectors share: which end the capture was taken at
 flow of a direction, its Wireshark display filter, frame numbers and hop counts in
 words, and the "stall" at a sequence number (the seed's "never acknowledged, retransmitted
 in frames ..., the peer's ACK stays at ..."). Helpers work on one direction at a time and
-are called only for the few suspicious directions detectors pick out with array filters.
+are called only for the few suspicious directions detectors pick out with array filters;
+the one array-wide helper, `Context.clean_top`, says per direction whether its largest
+acknowledged segment demonstrably got through (an ACK after a resend may be for the copy).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -67,6 +70,43 @@ class Context:
         for ev in self.icmp:
             if ev.kind == "ptb" and ev.half >= 0:
                 self.ptbs.setdefault(ev.half, []).append(ev)
+
+    # --- what demonstrably got through -----------------------------------------------
+    @cached_property
+    def clean_top(self) -> np.ndarray:
+        """Per packet: one of its direction's largest acknowledged segments (the tcp
+        stage's ``max_seg_acked``) whose direction sent nothing again before the ACK that
+        covers it, so the ACK can only be for this transmission (Karn's algorithm, RFC 6298
+        section 3). Vectorised and stricter than the exact per-direction test in
+        `pmtu.largest_acked_index`, which only runs where this finds none."""
+        p, h = self.ct.p, self.ct.h
+        half, row = p["half"], p["row"]
+        top: np.ndarray = (
+            p["acked"] & (p["payload_len"] > 0) & (p["wire_payload"] == h["max_seg_acked"][half])
+        )
+        if len(half) == 0:
+            return top
+        # row of the next resend in the same direction after each packet: a suffix minimum
+        # over (half, row) keys; packets are sorted by (half, capture order), so a key of
+        # a later half is larger than every key of this one ("none" comes out >= `none`)
+        again = (p["retrans"] | p["gapfill"]) & (p["seg_len"] > 0)
+        none = int(row.max()) + 1
+        key = half * (none + 1) + np.where(again, row, none)
+        after = np.empty_like(key)
+        after[:-1] = np.minimum.accumulate(key[::-1])[::-1][1:]
+        after[-1] = key[-1] + none + 1
+        next_again = after - half * (none + 1)
+        idx = np.flatnonzero(top)
+        ack_row = row[p["ack_pos"][idx]]
+        top[idx] = next_again[idx] > ack_row
+        return top
+
+    @cached_property
+    def top_acked_clean(self) -> np.ndarray:
+        """Per half: some largest acknowledged segment demonstrably got through."""
+        counts = np.bincount(self.ct.p["half"][self.clean_top], minlength=self.ct.n_half)
+        out: np.ndarray = counts > 0
+        return out
 
     # --- endpoints ----------------------------------------------------------------------
     def sender(self, half: int) -> tuple[str, int]:
@@ -133,11 +173,18 @@ class Context:
 
     # --- where was the capture taken ---------------------------------------------------
     def local_end(self, conn: int) -> tuple[int | None, str]:
-        """Which end (0 initiator, 1 responder, None middle/unknown) the capture is at."""
+        """Which end (0 initiator, 1 responder, None middle/unknown) the capture is at.
+
+        The handshake legs decide when one is clearly the shorter (`HANDSHAKE_RATIO`).
+        When they do not, as on a path of a few tens of microseconds where the host's own
+        turnaround (~10 us) is a fair part of the round trip, the TTLs decide if exactly
+        one end's packets arrive with an initial TTL: no router between it and the capture.
+        """
+        h = self.ct.h
+        h0, h1 = int(h["hops"][2 * conn]), int(h["hops"][2 * conn + 1])
         a, b = int(self.hs["syn_synack"][conn]), int(self.hs["synack_ack"][conn])
         if a >= 0 and b >= 0 and max(a, b) > 0:
-            why = f"SYN -> SYN/ACK {a / 1e6:.1f} ms, SYN/ACK -> ACK {b / 1e6:.1f} ms"
-            h = self.ct.h
+            why = f"SYN -> SYN/ACK {_ms(a)}, SYN/ACK -> ACK {_ms(b)}"
             for end, ok in ((0, b <= HANDSHAKE_RATIO * a), (1, a <= HANDSHAKE_RATIO * b)):
                 if ok:
                     name = ("initiator", "responder")[end]
@@ -148,14 +195,25 @@ class Context:
                             f"{int(h['ttl_max'][2 * conn + end])}, ≈ {hops} hops from the capture point)"
                         )
                     return end, f"{why}: captured at the {name}"
+            by_ttl = self._initial_ttl_end(conn, h0, h1)
+            if by_ttl is not None:
+                end, ttl_why = by_ttl
+                name = ("initiator", "responder")[end]
+                return end, f"{why} (too close to tell); {ttl_why}: captured at the {name}"
             return None, why + ": captured between the ends"
+        by_ttl = self._initial_ttl_end(conn, h0, h1)
+        if by_ttl is not None:
+            return by_ttl
+        return None, "no handshake and no initial TTL on either side"
+
+    def _initial_ttl_end(self, conn: int, h0: int, h1: int) -> tuple[int, str] | None:
+        """The one end whose packets arrive with an initial TTL while the other's do not."""
         h = self.ct.h
-        h0, h1 = int(h["hops"][2 * conn]), int(h["hops"][2 * conn + 1])
         if h0 == 0 and h1 > 0:
             return 0, f"initiator's TTL {int(h['ttl_max'][2 * conn])} is an initial TTL"
         if h1 == 0 and h0 > 0:
             return 1, f"responder's TTL {int(h['ttl_max'][2 * conn + 1])} is an initial TTL"
-        return None, "no handshake and no initial TTL on either side"
+        return None
 
     def capture_point(self, half: int) -> tuple[CapturePoint, str]:
         end, why = self.local_end(half // 2)
@@ -225,6 +283,11 @@ class Context:
             peer_after=after.tolist(),
             peer_stuck=stuck,
         )
+
+
+def _ms(ns: int) -> str:
+    """A handshake leg in milliseconds, to the microsecond below 1 ms (lab and LAN paths)."""
+    return f"{ns / 1e6:.1f} ms" if ns >= 1_000_000 else f"{ns / 1e6:.3f} ms"
 
 
 def _resent(p: dict[str, Any], sl: slice, cand: np.ndarray) -> np.ndarray:

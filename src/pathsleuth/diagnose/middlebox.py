@@ -3,7 +3,8 @@
 - `ResetDetector` (middlebox_reset): a RST whose TTL does not match the TTL of the
   claimed sender's own packets (more than `TTL_TOLERANCE` apart), or whose IPv4 ID is far
   from that sender's running IP-ID sequence or copies an ID of the other side: something
-  between the ends (IPS, firewall, censor) forged it.
+  between the ends (IPS, firewall, censor) forged it. IP-ID 0 with DF is no evidence
+  either way (Linux sends its own RSTs for closed sockets that way).
 - `DropDetector` (middlebox_drop): the data stalls for good at one sequence number, sent
   again and again, while segments of the same size or larger were acknowledged earlier in
   the same connection: the path MTU is at least that large, so size is not the cause and
@@ -80,7 +81,11 @@ class ResetDetector(Detector):
                 why.append(
                     f"TTL {ttl} (≈ {hops} hops away) where its own packets have TTL {ref_ttl}"
                 )
-            if v4:
+            # IP-ID 0 on a DF packet says nothing about who sent it: the ID of an atomic
+            # datagram has no meaning (RFC 6864 section 4.1), and Linux gives DF packets
+            # from a socket without a peer ID 0 (ip_select_ident), which is every RST its
+            # control socket sends for a closed connection, and netfilter's REJECT too
+            if v4 and not (int(p["ip_id"][r]) == 0 and bool(p["df"][r])):
                 rid = int(p["ip_id"][r])
                 prev = own[p["row"][own] < p["row"][r]]
                 if sequential and len(prev):

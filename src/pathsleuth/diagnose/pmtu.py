@@ -3,7 +3,8 @@
 - `BlackholeDetector` (pmtu_blackhole, outbound view): full-size DF segments sent again
   and again at one sequence number, never acknowledged, the peer's ACK stuck below them,
   no PTB for the flow; the QUIC guard (quinn, s2n-quic): the smallest lost segment must be
-  larger than every segment the peer ever acknowledged, otherwise size is not the cause.
+  larger than every segment that demonstrably got through (acknowledged before any of its
+  bytes were sent again, `largest_acked_index`), otherwise size is not the cause.
   Not reported when the capture was taken at the receiver (the packets arrived there).
 - `InboundBlackholeDetector` (pmtu_blackhole, receiver view): at the receiver the lost
   segments never appear: a hole of at least one full-size segment at the receiver's stuck
@@ -37,6 +38,9 @@ PTB_GRACE_NS = 1_000_000
 #: an unfilled hole at the receiver must keep the ACK stuck this long (several RTOs) before
 #: it counts: a capture that merely ends during ordinary loss recovery is not a black hole
 INBOUND_STALL_NS = 1_000_000_000
+#: size of the (acknowledged x resent) boolean block `largest_acked_index` builds at once
+#: (2 M cells = 2 MB per comparison; bounds memory on heavily retransmitting flows)
+KARN_CELLS = 2_000_000
 
 
 def wire_ip_len(ctx: Context, i: int) -> int:
@@ -68,14 +72,54 @@ def no_icmp_text(ctx: Context, half: int) -> str:
     return f"no usable {kind} for this flow in the capture (other ICMP errors: {desc})"
 
 
-def largest_acked(ctx: Context, half: int) -> tuple[int, int | None, int | None]:
-    """(size, frame, ack frame) of the largest acknowledged segment of a direction."""
+def largest_acked_index(ctx: Context, half: int) -> int | None:
+    """Packet index of the largest segment of a direction that demonstrably got through.
+
+    That is the largest acknowledged transmission (by on-wire payload, the first of equals)
+    none of whose bytes were sent again before the ACK that covers it: after a resend the
+    ACK may be for the copy (Karn's algorithm, RFC 6298 section 3). The tcp stage's
+    ``acked`` only looks for a resend starting at the same sequence number; a sender that
+    falls back to smaller segments (tcp_mtu_probing, a PTB) resends the lost full-size
+    segments' bytes at other offsets, and their ACKs say nothing about the full size."""
     p = ctx.ct.p
     sl = ctx.ct.half_slice(half)
-    idx = np.flatnonzero(p["acked"][sl] & (p["payload_len"][sl] > 0)) + sl.start
-    if len(idx) == 0:
+    if bool(ctx.top_acked_clean[half]):
+        # one of the largest acknowledged got through for sure: no need to look at bytes
+        first: int = int(np.argmax(ctx.clean_top[sl])) + sl.start
+        return first
+    acked = np.flatnonzero(p["acked"][sl] & (p["payload_len"][sl] > 0)) + sl.start
+    if len(acked) == 0:
+        return None
+    acked = acked[np.argsort(-p["wire_payload"][acked], kind="stable")]
+    again = np.flatnonzero((p["retrans"][sl] | p["gapfill"][sl]) & (p["seg_len"][sl] > 0))
+    again += sl.start
+    if len(again) == 0:
+        return int(acked[0])
+    r_row, r_rel, r_end = p["row"][again], p["rel_seq"][again], p["end"][again]
+    # largest first, a bounded block of candidates at a time: the first one usually passes
+    step = max(1, KARN_CELLS // len(again))
+    for k in range(0, len(acked), step):
+        c = acked[k : k + step]
+        t_row, t_rel, t_end = p["row"][c], p["rel_seq"][c], p["end"][c]
+        a_row = p["row"][p["ack_pos"][c]]
+        resent = (
+            (r_row[None, :] > t_row[:, None])
+            & (r_row[None, :] < a_row[:, None])
+            & (r_rel[None, :] < t_end[:, None])
+            & (r_end[None, :] > t_rel[:, None])
+        ).any(axis=1)
+        ok = np.flatnonzero(~resent)
+        if len(ok):
+            return int(c[ok[0]])
+    return None
+
+
+def largest_acked(ctx: Context, half: int) -> tuple[int, int | None, int | None]:
+    """(size, frame, ack frame) of `largest_acked_index`; (0, None, None) when none."""
+    p = ctx.ct.p
+    i = largest_acked_index(ctx, half)
+    if i is None:
         return 0, None, None
-    i = int(idx[np.argmax(p["wire_payload"][idx])])
     return int(p["wire_payload"][i]), ctx.frame(i), ctx.frame(int(p["ack_pos"][i]))
 
 
@@ -110,9 +154,12 @@ class BlackholeDetector(Detector):
     def run(self, ctx: Context) -> list[Finding]:
         h = ctx.ct.h
         # vectorised pre-filter: something sent twice, and something larger than anything
-        # acknowledged (the guard cannot pass otherwise)
+        # that demonstrably got through (the guard cannot pass otherwise). Not the tcp
+        # stage's max_seg_acked: it can overstate what got through (`largest_acked_index`)
         cand = np.flatnonzero(
-            h["present"] & (h["max_repeats"] >= 2) & (h["max_seg_sent"] > h["max_seg_acked"])
+            h["present"]
+            & (h["max_repeats"] >= 2)
+            & ((h["max_seg_sent"] > h["max_seg_acked"]) | ~ctx.top_acked_clean)
         )
         out = []
         for half in cand.tolist():
@@ -125,6 +172,9 @@ class BlackholeDetector(Detector):
 
     def check(self, ctx: Context, half: int) -> Finding | None:
         p = ctx.ct.p
+        acked, acked_frame, acked_ack = largest_acked(ctx, half)
+        if acked >= int(ctx.ct.h["max_seg_sent"][half]):
+            return None  # the largest size sent got through: the guard below cannot pass
         stall = ctx.worst_stall(half)
         if stall is None or len(stall.tx) < 2:
             return None
@@ -140,7 +190,6 @@ class BlackholeDetector(Detector):
         if not v6 and not all(bool(p["df"][i]) for i in lost):
             return None
         min_lost = min(int(p["wire_payload"][i]) for i in lost)
-        acked, acked_frame, acked_ack = largest_acked(ctx, half)
         if min_lost <= acked:
             return None  # the QUIC guard: something as large got through
         final_ack = int(ctx.ct.h["final_ack"][half ^ 1])
@@ -242,17 +291,15 @@ class BlackholeDetector(Detector):
         conf += 0.15 if stall.peer_stuck else (-0.15 if not stall.peer_after else 0.0)
         conf += 0.1 if point == CapturePoint.SENDER else 0.0
         conf += 0.1 if len(stall.tx) >= 3 else 0.0
-        low_ip = None
-        sl = ctx.ct.half_slice(half)
-        acked_idx = np.flatnonzero(p["acked"][sl] & (p["payload_len"][sl] > 0)) + sl.start
-        if len(acked_idx):
-            low_ip = int(wire_ip_lens(ctx, acked_idx).max())
+        passed = largest_acked_index(ctx, half)
+        low_ip = wire_ip_len(ctx, passed) if passed is not None else None
         high_ip = min(wire_ip_len(ctx, i) for i in lost)
         sender, _ = ctx.sender(half)
         peer, _ = ctx.receiver(half)
+        sent = sum(1 for i in stall.tx if i != stall.recovered_by)
         summary = (
             f"Path-MTU black hole: {size}-byte segments from {sender} to {peer} vanish "
-            f"(sent {len(stall.tx)}x, never acknowledged) while smaller ones get through; "
+            f"(sent {sent}x, never acknowledged) while smaller ones get through; "
             "no ICMP 'fragmentation needed' reaches the sender"
         )
         if recovered:
