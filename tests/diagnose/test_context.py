@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,13 @@ def test_ttl_decides_only_when_one_end_shows_an_initial_ttl(
         assert "SYN -> SYN/ACK 10.0 ms, SYN/ACK -> ACK 10.0 ms: captured between the ends" in text(
             f
         )
+
+
+def test_one_frame_is_named_in_the_singular(tmp_path: Path) -> None:
+    """The stuck ACK seen once reads "(frame N)", several "(frames N, M)"."""
+    tr = Trace()
+    _blackhole(tr, 0.01, 0.0001)
+    f = only(tr.analyze(tmp_path / "one.pcap"), Verdict.PMTU_BLACKHOLE)
+    ev = text(f)
+    assert re.search(r"the peer's ACK stays at \d+ \(frame \d+\)", ev), ev
+    assert re.search(r"retransmitted in frames \d+, \d+, \d+", ev), ev

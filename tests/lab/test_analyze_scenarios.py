@@ -188,7 +188,7 @@ def _check_blackhole(tshark: TsharkFn, run: LabRun, f: Finding) -> None:
     mss = FULL_MTU - (IPV4_HDR if v4 else IPV6_HDR) - 20
     assert _evidence(f, r"handshake, MSS (\d+) both sides")[1] == str(mss)
     # the stuck ACK: the server's ACKs named stay exactly at that sequence number
-    stuck = _evidence(f, r"the peer's ACK stays at (\d+) \(frames ([\d, .]+)\)")
+    stuck = _evidence(f, r"the peer's ACK stays at (\d+) \(frames? ([\d, .]+)\)")
     assert int(stuck[1]) == seq
     acks = {int(x) for x in re.findall(r"\d+", stuck[2])}
     rows = _frame_rows(tshark, run, acks, f"{ip}.src", "tcp.ack_raw")

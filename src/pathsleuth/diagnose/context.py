@@ -149,6 +149,10 @@ class Context:
     def frame(self, i: int) -> int:
         return int(self.ct.p["frame"][i])
 
+    def frames_phrase(self, idx: list[int], limit: int = 8) -> str:
+        """``frame 32`` or ``frames 32, 33, 34``: `frames` with the right noun."""
+        return ("frame " if len(idx) == 1 else "frames ") + self.frames(idx, limit)
+
     def frames(self, idx: list[int], limit: int = 8) -> str:
         fr = [str(self.frame(i)) for i in idx]
         if len(fr) > limit:

@@ -61,7 +61,7 @@ class PeerUnresponsiveDetector(Detector):
         ev = [
             Evidence(
                 frame=ctx.frame(syns[0]),
-                text=f"frames {ctx.frames(syns)}: {len(syns)} SYNs over {span:.1f} s, never answered (no SYN/ACK, no RST)",
+                text=f"{ctx.frames_phrase(syns)}: {len(syns)} SYNs over {span:.1f} s, never answered (no SYN/ACK, no RST)",
             )
         ]
         errs = [e for e in ctx.icmp if e.half == half]
@@ -115,7 +115,7 @@ class PeerUnresponsiveDetector(Detector):
                 text=(
                     f"frame {ctx.frame(first)}: {int(p['payload_len'][first])}-byte segment seq "
                     f"{stall.stuck_abs} (relative {stall.stuck_rel}) sent {len(stall.tx)}x over "
-                    f"{span:.1f} s (frames {ctx.frames(stall.tx)}), never acknowledged"
+                    f"{span:.1f} s ({ctx.frames_phrase(stall.tx)}), never acknowledged"
                 ),
             ),
         ]

@@ -188,8 +188,8 @@ class DropDetector(Detector):
                 frame=ctx.frame(first),
                 text=(
                     f"frame {ctx.frame(first)}: {size}-byte segment seq {stall.stuck_abs} (relative "
-                    f"{stall.stuck_rel}) never acknowledged; sent again in frames "
-                    f"{ctx.frames(stall.tx[1:])} over "
+                    f"{stall.stuck_rel}) never acknowledged; sent again in "
+                    f"{ctx.frames_phrase(stall.tx[1:])} over "
                     f"{(int(p['ts_ns'][stall.tx[-1]]) - int(p['ts_ns'][first])) / 1e9:.1f} s"
                 ),
             ),
@@ -206,7 +206,7 @@ class DropDetector(Detector):
             ev.append(
                 Evidence(
                     frame=ctx.frame(stall.peer_stuck[-1]),
-                    text=f"the peer's ACK stays at {stall.stuck_abs} (frames {ctx.frames(stall.peer_stuck)})",
+                    text=f"the peer's ACK stays at {stall.stuck_abs} ({ctx.frames_phrase(stall.peer_stuck)})",
                 )
             )
         else:

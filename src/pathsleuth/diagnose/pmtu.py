@@ -244,7 +244,7 @@ class BlackholeDetector(Detector):
                 ev.append(
                     Evidence(
                         frame=ctx.frame(retx[0]),
-                        text=f"retransmitted in frames {ctx.frames(retx)}",
+                        text=f"retransmitted in {ctx.frames_phrase(retx)}",
                     )
                 )
         if stall.peer_stuck:
@@ -252,8 +252,8 @@ class BlackholeDetector(Detector):
                 Evidence(
                     frame=ctx.frame(stall.peer_stuck[-1]),
                     text=(
-                        f"the peer's ACK stays at {stall.stuck_abs} (frames "
-                        f"{ctx.frames(stall.peer_stuck)}): it never received the segment"
+                        f"the peer's ACK stays at {stall.stuck_abs} ("
+                        f"{ctx.frames_phrase(stall.peer_stuck)}): it never received the segment"
                     ),
                 )
             )
@@ -410,7 +410,7 @@ class InboundBlackholeDetector(Detector):
         ev.append(
             Evidence(
                 frame=ctx.frame(stuck[-1]),
-                text=f"our ACK stays at {a} (frames {ctx.frames(stuck)}): duplicate ACKs asking for it",
+                text=f"our ACK stays at {a} ({ctx.frames_phrase(stuck)}): duplicate ACKs asking for it",
             )
         )
         if recovered:
@@ -510,7 +510,7 @@ class PtbDetector(Detector):
                 Evidence(
                     frame=ctx.frame(oi[0]),
                     text=(
-                        f"frames {ctx.frames(oi)}: {sender} keeps sending {int(wire[over].max())}-byte "
+                        f"{ctx.frames_phrase(oi)}: {sender} keeps sending {int(wire[over].max())}-byte "
                         f"packets above MTU {mtu} after the error"
                     ),
                 )
