@@ -95,6 +95,44 @@ def test_resegmented_retransmission_counts() -> None:
     assert _flag_frames(ct, "retrans") == [_frame_of(t, r)]
 
 
+def test_ack_after_a_resegmented_resend_is_not_credited_to_the_original() -> None:
+    """tcp_mtu_probing's recovery: two 1448-byte segments vanish, their bytes are resent
+    as 1024 + 1024 + 848 (the second original's start is never resent as such), then one
+    ACK covers all. Karn: that ACK may be for the copies, so the largest segment
+    acknowledged is 1024, not 1448."""
+    c = Conv()
+    c.handshake(0.0, 0.05)
+    c.send("c", 0.1, 100)
+    c.ack("s", 0.15)
+    first = c.send("c", 0.2, 1448)
+    second = c.send("c", 0.2001, 1448)
+    for k, size in enumerate((1024, 1024, 848)):
+        c.send("c", 1.2 + k * 1e-4, size, seq=first["seq"] + 1024 * k)
+    c.ack("s", 1.25)
+    t = c.table()
+    ct = _ct(t)
+    assert _frame_of(t, second) in _flag_frames(ct, "acked")  # an ACK covers it ...
+    assert _frame_of(t, second) not in _flag_frames(ct, "acked_clean")  # ... maybe a copy's
+    assert int(ct.h["max_seg_acked"][0]) == 1024
+
+
+def test_resend_of_other_bytes_before_the_ack_leaves_it_clean() -> None:
+    """Plain loss recovery: A vanishes, B arrives, A is resent, one ACK covers both. The
+    resend does not overlap B, so B demonstrably got through at 1448 bytes; A's original
+    did not (the ACK may be for its copy), the copy did."""
+    c = Conv()
+    c.handshake(0.0, 0.05)
+    a = c.send("c", 0.1, 1448)
+    b = c.send("c", 0.1001, 1448)
+    again = c.send("c", 1.1, 1448, seq=a["seq"])
+    c.ack("s", 1.15)
+    t = c.table()
+    ct = _ct(t)
+    clean = sorted(int(f) for f in ct.p["frame"][ct.p["acked_clean"] & (ct.p["payload_len"] > 0)])
+    assert clean == [_frame_of(t, b), _frame_of(t, again)]
+    assert int(ct.h["max_seg_acked"][0]) == 1448
+
+
 def test_keepalive_and_zero_window() -> None:
     c = Conv()
     c.handshake(0.0, 0.05)

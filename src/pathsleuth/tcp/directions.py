@@ -17,7 +17,9 @@ running maxima and grouped searches over the (half, capture order)-sorted packet
   `RTO_MIN_NS` later without them, otherwise *early* (tail-loss probe, resegmentation);
   *spurious* when the peer had already acknowledged all of it.
 - a transmission is *acknowledged* when a later ACK from the peer covers its end before
-  the same bytes are sent again; ``max_seg_acked`` is the largest such payload.
+  the same bytes are sent again; *acknowledged clean* when, besides, no resend overlapping
+  its bytes came before that ACK (Karn: the ACK cannot be for a copy);
+  ``max_seg_acked`` is the largest payload acknowledged clean.
 - the *stuck ACK*: retransmissions that start exactly at the peer's cumulative ACK.
 - on-wire size: payloads above the peer's MSS are TSO/GSO super-segments captured on the
   sending host before the NIC cut them; their on-wire size is the MSS.
@@ -59,11 +61,54 @@ ETHERNET_MTU = 1500
 
 _SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), int(TcpFlag.RST)
 _LOW = -(1 << 40)
+#: resends one transmission may have in flight before its ACK before `_karn_clean` gives
+#: up on it (far above real windows; bounds the work on pathological captures)
+MAX_KARN_ROUNDS = 4096
 
 
 def initial_ttl(ttl: I64) -> I64:
     """Nearest initial TTL at or above each observed TTL."""
     out: I64 = np.where(ttl <= 64, 64, np.where(ttl <= 128, 128, 255)).astype(np.int64)
+    return out
+
+
+def _karn_clean(
+    acked: np.ndarray, ack_pos: I64, resend: np.ndarray, half: I64, row: I64, rel: I64, end: I64
+) -> np.ndarray:
+    """Acknowledged transmissions with no overlapping resend before their covering ACK.
+
+    Packets are sorted by (half, capture order). Each candidate walks the chain of later
+    resends in its half (`nxt`: the next resend after each packet), one vectorised step
+    per round for all candidates at once, until a resend overlaps it (not clean) or the
+    chain passes its ACK (clean). Rounds = the most resends any transmission has in
+    flight before its ACK; `MAX_KARN_ROUNDS` bounds it, and candidates still undecided
+    then count as not clean (never credit a size that may not have got through)."""
+    n = len(half)
+    pos = np.arange(n, dtype=np.int64)
+    none = -(n + 1)
+    after = seg_cummax(np.where(resend, -pos, none)[::-1], half[::-1], exclusive=True, fill=none)
+    nxt = -after[::-1]  # position of the next resend in the same half; n + 1 when none
+    cand = np.flatnonzero(acked)
+    ack_row = row[ack_pos[cand]]
+    clean = np.ones(len(cand), dtype=bool)
+    j = nxt[cand]
+    live = np.flatnonzero(j < n)
+    for _ in range(MAX_KARN_ROUNDS):
+        if len(live) == 0:
+            break
+        jj = j[live]
+        before_ack = row[jj] < ack_row[live]
+        c = cand[live]
+        overlap = before_ack & (rel[jj] < end[c]) & (end[jj] > rel[c])
+        clean[live[overlap]] = False
+        j[live] = nxt[jj]
+        go = before_ack & ~overlap
+        live = live[go]
+        live = live[j[live] < n]
+    else:
+        clean[live] = False
+    out = np.zeros(n, dtype=bool)
+    out[cand] = clean
     return out
 
 
@@ -202,6 +247,13 @@ def analyse_directions(ct: ConnectionTable) -> None:
     superseded = (nxt >= 0) & (row[np.clip(nxt, 0, None)] < take_or(row, ack_pos[ti], both, 0))
     acked = np.zeros(n, dtype=bool)
     acked[ti] = both & ~superseded & ~(spurious[ti])
+    # Karn (RFC 6298 section 3): an ACK that comes after a resend of some of the same
+    # bytes may be for the copy (the kernel may resegment lost bytes at other offsets, as
+    # tcp_mtu_probing does, so "same start" is not enough). A transmission demonstrably
+    # got through at its size only if no overlapping resend in its direction came between
+    # it and its covering ACK; the largest segment acknowledged (`max_seg_acked`) counts
+    # only those.
+    acked_clean = _karn_clean(acked, ack_pos, retrans | gapfill, half, row, rel, end)
 
     # --- on-wire size, TSO/GSO ---------------------------------------------------------
     peer_mss = h["mss"][other]
@@ -227,6 +279,7 @@ def analyse_directions(ct: ConnectionTable) -> None:
         dupack=dupack,
         zero_window=zero_window,
         acked=acked,
+        acked_clean=acked_clean,
         ack_pos=ack_pos,
         prev_tx=prev_tx_all,
         rtx_elapsed=rtx_elapsed,
@@ -263,7 +316,7 @@ def analyse_directions(ct: ConnectionTable) -> None:
     h["rsts"] = cnt(rst)
     h["max_seg_sent"] = group_max(wire_payload, data, half, nh, 0)
     h["max_payload_captured"] = group_max(payload, data, half, nh, 0)
-    h["max_seg_acked"] = group_max(wire_payload, data & acked, half, nh, 0)
+    h["max_seg_acked"] = group_max(wire_payload, data & acked_clean, half, nh, 0)
     h["df_data"] = cnt(data & p["df"])
     h["stuck_acks"] = cnt(retrans & (rel == peer_cumack_before))
     h["max_end"] = group_max(end, seqspace, half, nh, 0)
