@@ -362,9 +362,17 @@ def test_tso_super_segments_recognised(lab_run: RunFn, tshark: TsharkFn) -> None
     # counted at the MSS they are cut to, not as oversize packets, and all acknowledged
     syn_mss = tshark(run.capture, "tcp.flags.syn == 1 && tcp.flags.ack == 1", "tcp.options.mss_val")
     assert orig.max_segment_sent <= int(syn_mss[0][0]) < max(int(r[0]) for r in big)
+    # the segments are cut at the MSS less the 12 timestamp option bytes: 1448 on the wire
+    assert orig.max_segment_sent == int(syn_mss[0][0]) - 12
     # and the JSON contract says so too
     doc = _cli_json(run)
     assert doc["connections"][0]["directions"]["orig"]["super_segments"] == len(big)
+    # the people's report says so, in the summary and on the connection's line
+    text = _cli(run.capture, "--format", "text", "--all")
+    assert text.returncode == 0, text.stderr
+    flat = " ".join(text.stdout.split())
+    assert f"{len(big)} TSO/GSO super-segments larger than the MSS in 1 connection" in flat
+    assert "captured on the sending host before the NIC split them" in flat
 
 
 # ---- through the CLI ---------------------------------------------------------------------

@@ -115,7 +115,29 @@ def _summary(
         grid.add_row("", Text(f"... and {len(findings) - MAX_SUMMARY_FINDINGS:,} more below"))
     if result.icmp:
         grid.add_row("ICMP errors", _icmp_count_text(result.icmp))
+    tso = _super_segment_text(result.connections)
+    if tso is not None:
+        grid.add_row("offload", tso)
     _out(console, grid)
+
+
+def super_segments(c: ConnectionView) -> int:
+    """TSO/GSO super-segments of a connection (both directions), 0 when not reported."""
+    dirs = getattr(c, "directions", None) or {}
+    return sum(int(getattr(d, "super_segments", 0)) for d in dirs.values())
+
+
+def _super_segment_text(connections: Sequence[ConnectionView]) -> Text | None:
+    """Say it when the capture was taken before segmentation offload: sizes above the
+    MSS in it never crossed the wire, so they are not what a black hole drops."""
+    counts = [n for n in (super_segments(c) for c in connections) if n]
+    if not counts:
+        return None
+    return Text(
+        f"{sum(counts):,} TSO/GSO super-segments larger than the MSS in "
+        f"{plural(len(counts), 'connection')}: captured on the sending host before the NIC "
+        "split them, so those sizes never crossed the wire; they are judged at the MSS"
+    )
 
 
 def _finding_line(number: int, f: Finding) -> Text:
@@ -258,6 +280,7 @@ def _connections_table(
     table.add_column("finding", overflow="fold")
     for c, flow in zip(connections, flows, strict=True):
         found = verdicts.get((c.file, int(c.id)), [])
+        tso = super_segments(c)
         row: list[RenderableType] = [
             str(c.id),
             Text(flow),
@@ -267,9 +290,12 @@ def _connections_table(
         ]
         if wide:
             row.append(Text(c.state))
+        verdict = _verdict_cell(found)
+        if tso:
+            verdict.append(f"\n{tso:,} TSO/GSO super-segments", style="dim")
         row += [
             Text(c.history),
-            _verdict_cell(found),
+            verdict,
         ]
         table.add_row(*row)
     _out(console, table)

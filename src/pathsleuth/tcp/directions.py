@@ -22,7 +22,8 @@ running maxima and grouped searches over the (half, capture order)-sorted packet
   ``max_seg_acked`` is the largest payload acknowledged clean.
 - the *stuck ACK*: retransmissions that start exactly at the peer's cumulative ACK.
 - on-wire size: payloads above the peer's MSS are TSO/GSO super-segments captured on the
-  sending host before the NIC cut them; their on-wire size is the MSS.
+  sending host before the NIC cut them; their on-wire size is the MSS less the segment's
+  TCP options (1448 for MSS 1460 with timestamps).
 - hops: the nearest initial TTL at or above the observed one (64, 128, 255) minus it.
 """
 
@@ -61,6 +62,8 @@ ETHERNET_MTU = 1500
 
 _SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), int(TcpFlag.RST)
 _LOW = -(1 << 40)
+#: TCP header without options (RFC 9293 section 3.1)
+TCP_MIN_HDR = 20
 #: resends one transmission may have in flight before its ACK before `_karn_clean` gives
 #: up on it (far above real windows; bounds the work on pathological captures)
 MAX_KARN_ROUNDS = 4096
@@ -263,7 +266,10 @@ def analyse_directions(ct: ConnectionTable) -> None:
         ((peer_mss > 0) & (payload > peer_mss))
         | ((peer_mss == 0) & local_sender & (p["ip_len"].astype(np.int64) > ETHERNET_MTU))
     )
-    wire_payload = np.where(super_seg & (peer_mss > 0), peer_mss, payload)
+    # the NIC/GSO cuts at the MSS less the options each segment carries (Linux: MSS 1460
+    # with timestamps -> 1448-byte segments), the super-segment's own options
+    opt_len = np.maximum(p["tcp_hdr_len"].astype(np.int64) - TCP_MIN_HDR, 0)
+    wire_payload = np.where(super_seg & (peer_mss > 0), np.maximum(peer_mss - opt_len, 1), payload)
     zero_window = (p["window"] == 0) & ~rst & ~syn & ~fin
 
     p.update(
