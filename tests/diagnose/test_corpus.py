@@ -78,3 +78,20 @@ def test_expected_table_is_complete(captures_dir: Path) -> None:
         if p.suffix in {".pcap", ".pcapng"}
     }
     assert on_disk <= listed
+
+
+def test_zeek_smtp_evidence_matches_the_manifest(captures_dir: Path) -> None:
+    """MANIFEST: PTB MTU 1492 from 192.168.1.1 in frame 26 quoting frame 22, followed
+    within 0.1 ms by the resend at ip.len 1492 in frame 27."""
+    for cap in iter_captures(str(captures_dir / "zeek" / "smtp.pcap")):
+        result = analyze_table(for_analysis(cap.read_all()), file=cap.name)
+    (f,) = [f for f in result.findings if f.verdict.value == "pmtud_working"]
+    texts = [e.text for e in f.evidence]
+    assert any(
+        t.startswith("frame 26: ICMP type 3 code 4 from 192.168.1.1 (1 hop from the capture")
+        and "MTU 1492 quoting frame 22" in t
+        for t in texts
+    ), texts
+    (resent,) = [t for t in texts if "resent at ip.len" in t]
+    assert resent.startswith("frame 27: resent at ip.len 1492 (<= 1492), 0.055 ms after")
+    assert f.path_mtu is not None and (f.path_mtu.low, f.path_mtu.high) == (1492, 1492)

@@ -173,7 +173,7 @@ class Context:
         ttl, hops = int(h["ttl_max"][half]), int(h["hops"][half])
         if hops <= 0:
             return f"TTL {ttl}: sent from the capture host or its own segment"
-        return f"≈ {hops} hops from the capture point (TTL {ttl})"
+        return f"≈ {hops_phrase(hops)} from the capture point (TTL {ttl})"
 
     # --- where was the capture taken ---------------------------------------------------
     def local_end(self, conn: int) -> tuple[int | None, str]:
@@ -196,7 +196,7 @@ class Context:
                     if hops > 0:
                         return end, (
                             f"{why}: captured near the {name} (its packets arrive with TTL "
-                            f"{int(h['ttl_max'][2 * conn + end])}, ≈ {hops} hops from the capture point)"
+                            f"{int(h['ttl_max'][2 * conn + end])}, ≈ {hops_phrase(hops)} from the capture point)"
                         )
                     return end, f"{why}: captured at the {name}"
             by_ttl = self._initial_ttl_end(conn, h0, h1)
@@ -287,6 +287,11 @@ class Context:
             peer_after=after.tolist(),
             peer_stuck=stuck,
         )
+
+
+def hops_phrase(n: int) -> str:
+    """'1 hop', '10 hops'."""
+    return f"{n} hop" if n == 1 else f"{n} hops"
 
 
 def _ms(ns: int) -> str:

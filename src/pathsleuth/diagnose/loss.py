@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pathsleuth.diagnose.context import Context
+from pathsleuth.diagnose.context import Context, hops_phrase
 from pathsleuth.diagnose.model import CapturePoint, Evidence, Finding, Severity, Verdict
 from pathsleuth.diagnose.pmtu import largest_acked
 from pathsleuth.diagnose.registry import Detector, handshake_evidence, make_finding, register
@@ -150,7 +150,7 @@ class PeerUnresponsiveDetector(Detector):
             where = (
                 f"the capture was taken at {peer}, the receiver: these segments reached it"
                 if hops <= 0
-                else f"the capture was taken ≈ {hops} hops from {peer}, the receiver: these segments got that far"
+                else f"the capture was taken ≈ {hops_phrase(hops)} from {peer}, the receiver: these segments got that far"
             )
             ev.append(
                 Evidence(

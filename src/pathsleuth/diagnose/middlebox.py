@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from pathsleuth.capture.table import TcpFlag
-from pathsleuth.diagnose.context import Context
+from pathsleuth.diagnose.context import Context, hops_phrase
 from pathsleuth.diagnose.model import CapturePoint, Evidence, Finding, PathMtu, Severity, Verdict
 from pathsleuth.diagnose.pmtu import largest_acked, no_icmp_text, wire_ip_len
 from pathsleuth.diagnose.registry import Detector, handshake_evidence, make_finding, register
@@ -79,7 +79,7 @@ class ResetDetector(Detector):
             if abs(ttl - ref_ttl) > TTL_TOLERANCE:
                 hops = int(initial_ttl(np.array([ttl], np.int64))[0]) - ttl
                 why.append(
-                    f"TTL {ttl} (≈ {hops} hops away) where its own packets have TTL {ref_ttl}"
+                    f"TTL {ttl} (≈ {hops_phrase(hops)} away) where its own packets have TTL {ref_ttl}"
                 )
             # IP-ID 0 on a DF packet says nothing about who sent it: the ID of an atomic
             # datagram has no meaning (RFC 6864 section 4.1), and Linux gives DF packets

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pathsleuth.diagnose.context import Context, Stall
+from pathsleuth.diagnose.context import Context, Stall, hops_phrase
 from pathsleuth.diagnose.model import (
     CapturePoint,
     Evidence,
@@ -488,6 +488,11 @@ class PtbDetector(Detector):
         df = np.ones(len(data), bool) if v6 else p["df"][data]
         over = after & (wire > mtu) & df
         fits = after & (wire <= mtu)
+        # the proof that the error worked: the first resend that fits, however soon after
+        # the error (the grace only keeps packets already in flight from counting as
+        # ignoring it); else the first packet that fits once the grace is over
+        resent = (ts > ev0.ts_ns) & (wire <= mtu) & p["retrans"][data]
+        shown = resent if resent.any() else fits
         what = "ICMPv6 packet too big" if v6 else "ICMP type 3 code 4"
         quoted = f" quoting frame {ev0.segment_frame}" if ev0.segment_frame else ""
         ev = [
@@ -495,7 +500,7 @@ class PtbDetector(Detector):
             Evidence(
                 frame=ev0.frame,
                 text=(
-                    f"frame {ev0.frame}: {what} from {ev0.router} ({ev0.router_hops} hops "
+                    f"frame {ev0.frame}: {what} from {ev0.router} ({hops_phrase(ev0.router_hops)} "
                     f"from the capture point), MTU {mtu}{quoted} ({ev0.quoted_ip_len}-byte "
                     f"packet, seq {ev0.quoted_seq})"
                 ),
@@ -526,16 +531,15 @@ class PtbDetector(Detector):
                 ev,
                 path_mtu=PathMtu(low=None, high=mtu),
             )
-        if fits.any():
-            fi = data[fits].tolist()
-            f0 = fi[0]
+        if fits.any() or resent.any():
+            f0 = int(data[shown][0])
             ack = int(p["ack_pos"][f0])
             acked = f", acknowledged in frame {ctx.frame(ack)}" if ack >= 0 else ""
             ev.append(
                 Evidence(
                     frame=ctx.frame(f0),
                     text=(
-                        f"frame {ctx.frame(f0)}: resent at ip.len {int(wire[fits][0])} (<= {mtu}), "
+                        f"frame {ctx.frame(f0)}: resent at ip.len {int(wire[shown][0])} (<= {mtu}), "
                         f"{(p['ts_ns'][f0] - ev0.ts_ns) / 1e6:.3f} ms after the error{acked}; all "
                         "later data fits the new MTU"
                     ),
@@ -550,7 +554,7 @@ class PtbDetector(Detector):
                 0.9,
                 f"Path MTU discovery works: {sender} got MTU {mtu} from {ev0.router} and resent smaller",
                 ev,
-                path_mtu=PathMtu(low=int(wire[fits].max()), high=mtu),
+                path_mtu=PathMtu(low=int(wire[fits | resent].max()), high=mtu),
             )
         return None
 
