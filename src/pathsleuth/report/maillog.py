@@ -261,24 +261,22 @@ def render_logs_text(analysis: LogAnalysis, console: Console) -> None:
             box=None,
             header_style="dim",
         )
-        for col in (
-            "destination",
-            "tries",
-            "ok",
-            "failed",
-            "classes",
-            "largest ok",
-            "smallest failed after DATA",
-            "PMTU",
-        ):
-            tab.add_column(col, overflow="fold")
+        # numbers and sizes never fold; names and class labels take what room is left
+        tab.add_column("destination (failure classes)", overflow="fold", min_width=15)
+        for col in ("tries", "ok", "failed"):
+            tab.add_column(col, justify="right", no_wrap=True)
+        tab.add_column("largest\nok", justify="right", no_wrap=True)
+        tab.add_column("smallest\nfailed\nafter DATA", justify="right", no_wrap=True)
+        tab.add_column("PMTU", no_wrap=True)
         for d in t.destinations:
+            cell = Text(d.destination)
+            for cls, count in d.by_class:  # classes under the name: the table fits 80 columns
+                cell.append(f"\n  {cls.value} {count}", style="dim")
             tab.add_row(
-                d.destination,
+                cell,
                 f"{d.attempts:,}",
                 f"{d.delivered:,}",
                 f"{d.failed:,}",
-                ", ".join(f"{c.value} {n}" for c, n in d.by_class) or "-",
                 size_text(d.largest_delivered) if d.largest_delivered is not None else "-",
                 size_text(d.smallest_failing_after_data)
                 if d.smallest_failing_after_data is not None
@@ -289,8 +287,10 @@ def render_logs_text(analysis: LogAnalysis, console: Console) -> None:
     if t.classes:
         console.print()
         tab = Table(title="by failure class", title_justify="left", box=None, header_style="dim")
-        for col in ("class", "attempts", "destinations", "example"):
-            tab.add_column(col, overflow="fold")
+        tab.add_column("class", no_wrap=True)
+        tab.add_column("attempts", justify="right", no_wrap=True)
+        tab.add_column("destinations", justify="right", no_wrap=True)
+        tab.add_column("example", overflow="fold", ratio=1)
         for c in t.classes:
             ex = c.examples[0] if c.examples else None
             tab.add_row(
