@@ -177,3 +177,13 @@ def test_cli_reads_compressed_stdin() -> None:
     doc = json.loads(proc.stdout)
     assert doc["files"][0]["name"] == "<stdin>" and doc["files"][0]["compression"] == ["gzip"]
     assert doc["totals"]["pmtu_suspects"] == 3
+
+
+def test_destination_table_fits_a_80_column_terminal(seed: LogAnalysis) -> None:
+    """Names, numbers and class labels stay whole in the default width of a pipe."""
+    buf = io.StringIO()
+    render_logs_text(seed, Console(file=buf, width=80, color_system=None))
+    table = buf.getvalue().split("by destination", 1)[1].split("by failure class", 1)[0]
+    rows = [line.split() for line in table.splitlines()]
+    assert ["escatec.com", "1", "0", "1", "-", "86.5", "KB", "suspect"] in rows
+    assert ["pmtu_like_after_data", "1"] in rows
