@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pathsleuth.capture.table import PacketTable
 from pathsleuth.tcp.connections import ConnectionTable, build_connections
-from pathsleuth.tcp.directions import analyse_directions, initial_ttl
+from pathsleuth.tcp.directions import _karn_clean, analyse_directions, initial_ttl
 from tcp.tables import Conv
 
 
@@ -167,3 +169,47 @@ def test_ttl_hops() -> None:
     c.handshake(0.0)
     ct = _ct(c.table())
     assert ct.h["hops"].tolist() == [0, 12]
+
+
+@st.composite
+def _transmissions(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    """Random packets of a few halves, sorted by (half, row): sequence ranges, resend
+    flags, and for some an ACK row later in the capture."""
+    n = draw(st.integers(1, 40))
+    half = np.sort(np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))))
+    row = np.array(draw(st.permutations(range(n))), dtype=np.int64)
+    # rows increase within each half, as in ConnectionTable.p
+    for h in np.unique(half):
+        m = half == h
+        row[m] = np.sort(row[m])
+    rel = np.array(draw(st.lists(st.integers(0, 20), min_size=n, max_size=n)), dtype=np.int64)
+    size = np.array(draw(st.lists(st.integers(1, 6), min_size=n, max_size=n)), dtype=np.int64)
+    resend = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    acked = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    # the covering ACK: some packet whose row is later (any half stands in for the peer)
+    ack_pos = np.full(n, -1, dtype=np.int64)
+    for i in np.flatnonzero(acked):
+        later = np.flatnonzero(row > row[i])
+        if len(later) == 0:
+            acked[i] = False
+        else:
+            ack_pos[i] = draw(st.sampled_from(later.tolist()))
+    return acked, ack_pos, resend, half.astype(np.int64), row, rel, rel + size
+
+
+@given(_transmissions())
+def test_karn_clean_matches_the_definition(args: tuple[np.ndarray, ...]) -> None:
+    """Clean = acknowledged, and no resend in the same half overlapping its bytes was sent
+    after it and before the row of its covering ACK."""
+    acked, ack_pos, resend, half, row, rel, end = args
+    got = _karn_clean(acked, ack_pos, resend, half, row, rel, end)
+    for i in range(len(half)):
+        expected = bool(acked[i]) and not any(
+            resend[j]
+            and half[j] == half[i]
+            and row[i] < row[j] < row[ack_pos[i]]
+            and rel[j] < end[i]
+            and end[j] > rel[i]
+            for j in range(len(half))
+        )
+        assert bool(got[i]) == expected, i
