@@ -34,7 +34,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Protocol, Self
+from typing import IO, TYPE_CHECKING, Protocol, Self, TypeVar
 
 import zstandard
 
@@ -262,6 +262,8 @@ def sniff_archive(head: bytes) -> str | None:
 
 #: control characters that plain-text logs legitimately contain
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\x1b")
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def is_text(head: bytes) -> bool:
@@ -532,15 +534,19 @@ class _Source:
         #: bytes handed out by `read`
         self.pos = 0
 
-    def _fill(self, n: int) -> bytes:
-        if self._eof:
-            return b""
+    def _guarded(self, call: Callable[[_T], _R], arg: _T) -> _R:
+        """`call(arg)` with a decoder's or the OS's error turned into `BadInput` here."""
         try:
-            data = self._read(n)
+            return call(arg)
         except BadInput:
             raise
         except _DATA_ERRORS as exc:
             raise BadInput(self.name, f"read error: {_describe(exc)}", offset=self.pos) from exc
+
+    def _fill(self, n: int) -> bytes:
+        if self._eof:
+            return b""
+        data = self._guarded(self._read, n)
         if not data:
             self._eof = True
         return data
@@ -555,12 +561,7 @@ class _Source:
             data = self.read(len(mv))
             mv[: len(data)] = data
             return len(data)
-        try:
-            got = self.direct(mv) or 0
-        except BadInput:
-            raise
-        except _DATA_ERRORS as exc:
-            raise BadInput(self.name, f"read error: {_describe(exc)}", offset=self.pos) from exc
+        got = self._guarded(self.direct, mv) or 0
         if not got:
             self._eof = True
         self.pos += got

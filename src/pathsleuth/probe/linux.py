@@ -39,9 +39,9 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pathsleuth.errors import EnvironmentProblem
 from pathsleuth.probe.planner import (
@@ -478,20 +478,27 @@ class ProbeSocket:
             return False
         return True
 
-    def _tcp_answer(self, probe: Probe) -> bool:
-        """The target's SYN-ACK (port open) or RST (closed) to our SYN: it was reached."""
-        data_len = probe.size - self._overhead
+    def _raw_packets(self) -> Iterator[tuple[bytes, tuple[Any, ...]]]:
+        """What the raw socket has queued now, at most `MAX_ERRORS_PER_WAIT` reads:
+        (transport header onwards, sender's address). IPv4 raw sockets read the IP header
+        too, IPv6 ones do not; a packet too short for its IP header is skipped."""
         for _ in range(MAX_ERRORS_PER_WAIT):
             try:
                 data, addr = self.sock.recvfrom(65535)
             except (BlockingIOError, InterruptedError):
-                return False
+                return
             except OSError:
                 continue
-            if self.family == 4:  # IPv4 raw sockets read the IP header too, IPv6 ones do not
+            if self.family == 4:
                 if len(data) < IPV4_HEADER:
                     continue
                 data = data[(data[0] & 0x0F) * 4 :]
+            yield data, addr
+
+    def _tcp_answer(self, probe: Probe) -> bool:
+        """The target's SYN-ACK (port open) or RST (closed) to our SYN: it was reached."""
+        data_len = probe.size - self._overhead
+        for data, addr in self._raw_packets():
             if len(data) < TCP_HEADER:
                 continue
             sport, dport, _seq, ack, _off, flags = struct.unpack_from("!HHIIBB", data)
@@ -507,20 +514,8 @@ class ProbeSocket:
         return False
 
     def _echo_reply(self, probe: Probe) -> bool:
-        for _ in range(MAX_ERRORS_PER_WAIT):
-            try:
-                data, addr = self.sock.recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                return False
-            except OSError:
-                continue
-            if self.family == 4:
-                if len(data) < IPV4_HEADER:
-                    continue
-                data = data[(data[0] & 0x0F) * 4 :]
-                want = ICMP_ECHOREPLY
-            else:
-                want = ICMPV6_ECHO_REPLY
+        want = ICMP_ECHOREPLY if self.family == 4 else ICMPV6_ECHO_REPLY
+        for data, addr in self._raw_packets():
             if len(data) < ICMP_HEADER:
                 continue
             typ, _code, _csum, ident, seq = struct.unpack_from("!BBHHH", data)
