@@ -6,15 +6,12 @@ small per-connection helpers detectors share: which end the capture was taken at
 flow of a direction, its Wireshark display filter, frame numbers and hop counts in
 words, and the "stall" at a sequence number (the seed's "never acknowledged, retransmitted
 in frames ..., the peer's ACK stays at ..."). Helpers work on one direction at a time and
-are called only for the few suspicious directions detectors pick out with array filters;
-the one array-wide helper, `Context.clean_top`, says per direction whether its largest
-acknowledged segment demonstrably got through (an ACK after a resend may be for the copy).
+are called only for the few suspicious directions detectors pick out with array filters.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -70,43 +67,6 @@ class Context:
         for ev in self.icmp:
             if ev.kind == "ptb" and ev.half >= 0:
                 self.ptbs.setdefault(ev.half, []).append(ev)
-
-    # --- what demonstrably got through -----------------------------------------------
-    @cached_property
-    def clean_top(self) -> np.ndarray:
-        """Per packet: one of its direction's largest acknowledged segments (the tcp
-        stage's ``max_seg_acked``) whose direction sent nothing again before the ACK that
-        covers it, so the ACK can only be for this transmission (Karn's algorithm, RFC 6298
-        section 3). Vectorised and stricter than the exact per-direction test in
-        `pmtu.largest_acked_index`, which only runs where this finds none."""
-        p, h = self.ct.p, self.ct.h
-        half, row = p["half"], p["row"]
-        top: np.ndarray = (
-            p["acked"] & (p["payload_len"] > 0) & (p["wire_payload"] == h["max_seg_acked"][half])
-        )
-        if len(half) == 0:
-            return top
-        # row of the next resend in the same direction after each packet: a suffix minimum
-        # over (half, row) keys; packets are sorted by (half, capture order), so a key of
-        # a later half is larger than every key of this one ("none" comes out >= `none`)
-        again = (p["retrans"] | p["gapfill"]) & (p["seg_len"] > 0)
-        none = int(row.max()) + 1
-        key = half * (none + 1) + np.where(again, row, none)
-        after = np.empty_like(key)
-        after[:-1] = np.minimum.accumulate(key[::-1])[::-1][1:]
-        after[-1] = key[-1] + none + 1
-        next_again = after - half * (none + 1)
-        idx = np.flatnonzero(top)
-        ack_row = row[p["ack_pos"][idx]]
-        top[idx] = next_again[idx] > ack_row
-        return top
-
-    @cached_property
-    def top_acked_clean(self) -> np.ndarray:
-        """Per half: some largest acknowledged segment demonstrably got through."""
-        counts = np.bincount(self.ct.p["half"][self.clean_top], minlength=self.ct.n_half)
-        out: np.ndarray = counts > 0
-        return out
 
     # --- endpoints ----------------------------------------------------------------------
     def sender(self, half: int) -> tuple[str, int]:

@@ -38,9 +38,6 @@ PTB_GRACE_NS = 1_000_000
 #: an unfilled hole at the receiver must keep the ACK stuck this long (several RTOs) before
 #: it counts: a capture that merely ends during ordinary loss recovery is not a black hole
 INBOUND_STALL_NS = 1_000_000_000
-#: size of the (acknowledged x resent) boolean block `largest_acked_index` builds at once
-#: (2 M cells = 2 MB per comparison; bounds memory on heavily retransmitting flows)
-KARN_CELLS = 2_000_000
 
 
 def wire_ip_len(ctx: Context, i: int) -> int:
@@ -73,45 +70,18 @@ def no_icmp_text(ctx: Context, half: int) -> str:
 
 
 def largest_acked_index(ctx: Context, half: int) -> int | None:
-    """Packet index of the largest segment of a direction that demonstrably got through.
-
-    That is the largest acknowledged transmission (by on-wire payload, the first of equals)
-    none of whose bytes were sent again before the ACK that covers it: after a resend the
-    ACK may be for the copy (Karn's algorithm, RFC 6298 section 3). The tcp stage's
-    ``acked`` only looks for a resend starting at the same sequence number; a sender that
-    falls back to smaller segments (tcp_mtu_probing, a PTB) resends the lost full-size
-    segments' bytes at other offsets, and their ACKs say nothing about the full size."""
+    """Packet index of the largest segment of a direction that demonstrably got through
+    (by on-wire payload, the first of equals): the tcp stage's ``acked_clean``, i.e.
+    acknowledged with none of its bytes sent again before the ACK that covers it (after a
+    resend the ACK may be for the copy: Karn's algorithm, RFC 6298 section 3). A sender
+    that falls back to smaller segments (tcp_mtu_probing, a PTB) resends the lost
+    full-size segments' bytes at other offsets; their ACKs say nothing about the full size."""
     p = ctx.ct.p
     sl = ctx.ct.half_slice(half)
-    if bool(ctx.top_acked_clean[half]):
-        # one of the largest acknowledged got through for sure: no need to look at bytes
-        first: int = int(np.argmax(ctx.clean_top[sl])) + sl.start
-        return first
-    acked = np.flatnonzero(p["acked"][sl] & (p["payload_len"][sl] > 0)) + sl.start
-    if len(acked) == 0:
+    idx = np.flatnonzero(p["acked_clean"][sl] & (p["payload_len"][sl] > 0)) + sl.start
+    if len(idx) == 0:
         return None
-    acked = acked[np.argsort(-p["wire_payload"][acked], kind="stable")]
-    again = np.flatnonzero((p["retrans"][sl] | p["gapfill"][sl]) & (p["seg_len"][sl] > 0))
-    again += sl.start
-    if len(again) == 0:
-        return int(acked[0])
-    r_row, r_rel, r_end = p["row"][again], p["rel_seq"][again], p["end"][again]
-    # largest first, a bounded block of candidates at a time: the first one usually passes
-    step = max(1, KARN_CELLS // len(again))
-    for k in range(0, len(acked), step):
-        c = acked[k : k + step]
-        t_row, t_rel, t_end = p["row"][c], p["rel_seq"][c], p["end"][c]
-        a_row = p["row"][p["ack_pos"][c]]
-        resent = (
-            (r_row[None, :] > t_row[:, None])
-            & (r_row[None, :] < a_row[:, None])
-            & (r_rel[None, :] < t_end[:, None])
-            & (r_end[None, :] > t_rel[:, None])
-        ).any(axis=1)
-        ok = np.flatnonzero(~resent)
-        if len(ok):
-            return int(c[ok[0]])
-    return None
+    return int(idx[np.argmax(p["wire_payload"][idx])])
 
 
 def largest_acked(ctx: Context, half: int) -> tuple[int, int | None, int | None]:
@@ -154,12 +124,10 @@ class BlackholeDetector(Detector):
     def run(self, ctx: Context) -> list[Finding]:
         h = ctx.ct.h
         # vectorised pre-filter: something sent twice, and something larger than anything
-        # that demonstrably got through (the guard cannot pass otherwise). Not the tcp
-        # stage's max_seg_acked: it can overstate what got through (`largest_acked_index`)
+        # that demonstrably got through (the tcp stage's max_seg_acked counts only
+        # segments acknowledged clean, Karn): the guard cannot pass otherwise
         cand = np.flatnonzero(
-            h["present"]
-            & (h["max_repeats"] >= 2)
-            & ((h["max_seg_sent"] > h["max_seg_acked"]) | ~ctx.top_acked_clean)
+            h["present"] & (h["max_repeats"] >= 2) & (h["max_seg_sent"] > h["max_seg_acked"])
         )
         out = []
         for half in cand.tolist():
