@@ -139,7 +139,8 @@ def test_removed_after_exception(lab_prefix: str) -> None:
 
 
 @pytest.mark.needs_root
-def test_removed_after_sigterm(lab_prefix: str) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_removed_after_sigterm_or_ctrl_c(lab_prefix: str, sig: signal.Signals) -> None:
     code = textwrap.dedent(
         f"""
         import time
@@ -155,8 +156,11 @@ def test_removed_after_sigterm(lab_prefix: str) -> None:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "up"
         assert len(list_lab_namespaces(lab_prefix)) == 3
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+        proc.send_signal(sig)
+        code = proc.wait(timeout=30)
+        # SIGTERM: turned into SystemExit(128 + 15); Ctrl-C: KeyboardInterrupt, after which
+        # Python ends itself by SIGINT (-2) once the with block has cleaned up
+        assert code == (128 + signal.SIGTERM if sig == signal.SIGTERM else -signal.SIGINT)
     finally:
         if proc.poll() is None:
             proc.kill()
