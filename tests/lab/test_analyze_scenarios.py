@@ -142,8 +142,10 @@ def test_analyze_gives_the_expected_verdict(lab_run: RunFn, tshark: TsharkFn, na
     if orig.df or run.family == 6:
         assert orig.max_segment_acked + headers <= run.path_mtu, orig
     if scenario.expected_verdict is None:
-        assert found == [], [f.summary for f in found]
-        assert result.findings == []
+        # nothing wrong with the path; the veths may still drop a burst now and then (seen
+        # in CI: 15 fragmented segments lost at once under fix-no-pmtu-disc), and then a
+        # packet_loss warning is the truth, so it is accepted when tshark sees the resends
+        _real_loss_only(tshark, run, result.findings)
         return
     assert [f.verdict for f in found] == [scenario.expected_verdict], [f.summary for f in found]
     (f,) = found
@@ -289,7 +291,7 @@ def _check_drop(tshark: TsharkFn, run: LabRun, f: Finding) -> None:
     assert f.path_mtu is not None and f.path_mtu.low == FULL_MTU
 
 
-def _check_loss(tshark: TsharkFn, run: LabRun, f: Finding) -> None:
+def _check_loss(tshark: TsharkFn, run: LabRun, f: Finding, *, full_size: bool = True) -> None:
     assert f.severity in (Severity.WARNING, Severity.INFO)
     listed = _evidence(f, r"data segments from \S+ retransmitted .*: frames (.*)")
     frames = {int(x) for x in re.findall(r"(\d+) \((?:fast|timeout), \d+ bytes\)", listed[1])}
@@ -304,8 +306,9 @@ def _check_loss(tshark: TsharkFn, run: LabRun, f: Finding) -> None:
         "frame.number",
     )
     assert frames <= {int(r[0]) for r in retrans}
-    size = _evidence(f, r"frame (\d+): (\d+)-byte segments get through")
-    assert int(size[2]) == FULL_MTU - IPV4_HDR - 20 - 12  # MSS less the timestamp option
+    if full_size:
+        size = _evidence(f, r"frame (\d+): (\d+)-byte segments get through")
+        assert int(size[2]) == FULL_MTU - IPV4_HDR - 20 - 12  # MSS less the timestamp option
 
 
 CHECKS: dict[Verdict, Callable[[TsharkFn, LabRun, Finding], None]] = {
@@ -406,7 +409,20 @@ def test_cli_analyze_json_and_exit_status(lab_run: RunFn, name: str) -> None:
     assert doc["findings"] == [f.to_dict() for f in result.findings]
     assert doc["connections"] == [c.to_dict() for c in result.connections]
     expected = scenario.expected_verdict.value if scenario.expected_verdict else None
-    assert [f["verdict"] for f in doc["findings"]] == ([expected] if expected else [])
+    verdicts = [f["verdict"] for f in doc["findings"]]
+    if expected is None:  # see _real_loss_only: a checked packet_loss warning may appear
+        assert set(verdicts) <= {Verdict.PACKET_LOSS.value}, verdicts
+    else:
+        assert verdicts == [expected]
+
+
+def _real_loss_only(tshark: TsharkFn, run: LabRun, findings: list[Finding]) -> None:
+    """No finding, or only packet_loss warnings whose every listed frame tshark also
+    calls a resend."""
+    assert all(f.verdict == Verdict.PACKET_LOSS for f in findings), [f.summary for f in findings]
+    for f in findings:
+        assert f.severity == Severity.WARNING
+        _check_loss(tshark, run, f, full_size=False)
 
 
 # ---- the Postfix log ---------------------------------------------------------------------
