@@ -20,7 +20,13 @@ from pathsleuth.capture.table import TcpFlag
 from pathsleuth.diagnose.context import Context, hops_phrase
 from pathsleuth.diagnose.model import CapturePoint, Evidence, Finding, PathMtu, Severity, Verdict
 from pathsleuth.diagnose.pmtu import largest_acked, no_icmp_text, wire_ip_len
-from pathsleuth.diagnose.registry import Detector, handshake_evidence, make_finding, register
+from pathsleuth.diagnose.registry import (
+    Detector,
+    DirectionDetector,
+    handshake_evidence,
+    make_finding,
+    register,
+)
 from pathsleuth.tcp.directions import initial_ttl
 
 #: TTL difference tolerated between a host's packets (a route change moves it by one)
@@ -136,26 +142,18 @@ class ResetDetector(Detector):
 
 
 @register
-class DropDetector(Detector):
+class DropDetector(DirectionDetector):
     """A permanent stall although same-size segments passed before: content, not size."""
 
     name = "middlebox-drop"
     verdicts = (Verdict.MIDDLEBOX_DROP,)
     priority = 30
 
-    def run(self, ctx: Context) -> list[Finding]:
+    def candidates(self, ctx: Context) -> np.ndarray:
         h = ctx.ct.h
-        cand = np.flatnonzero(
+        return np.flatnonzero(
             h["present"] & (h["max_repeats"] >= MIN_STALL_TX) & h["unacked_at_end"]
         )
-        out = []
-        for half in cand.tolist():
-            if half in ctx.claimed or not bool(h["present"][half ^ 1]):
-                continue
-            f = self.check(ctx, half)
-            if f is not None:
-                out.append(f)
-        return out
 
     def check(self, ctx: Context, half: int) -> Finding | None:
         p = ctx.ct.p

@@ -26,7 +26,13 @@ from pathsleuth.diagnose.model import (
     Severity,
     Verdict,
 )
-from pathsleuth.diagnose.registry import Detector, handshake_evidence, make_finding, register
+from pathsleuth.diagnose.registry import (
+    Detector,
+    DirectionDetector,
+    handshake_evidence,
+    make_finding,
+    register,
+)
 from pathsleuth.tcp.icmp import IcmpEvent
 
 #: a hole counts as "one full-size segment" when it is at least the sender's MSS minus
@@ -114,29 +120,21 @@ def _tso_note(ctx: Context, half: int) -> list[Evidence]:
 
 
 @register
-class BlackholeDetector(Detector):
+class BlackholeDetector(DirectionDetector):
     """Full-size DF segments vanish at the sender's side of the path (see module doc)."""
 
     name = "pmtu-blackhole"
     verdicts = (Verdict.PMTU_BLACKHOLE,)
     priority = 20
 
-    def run(self, ctx: Context) -> list[Finding]:
+    def candidates(self, ctx: Context) -> np.ndarray:
         h = ctx.ct.h
         # vectorised pre-filter: something sent twice, and something larger than anything
         # that demonstrably got through (the tcp stage's max_seg_acked counts only
         # segments acknowledged clean, Karn): the guard cannot pass otherwise
-        cand = np.flatnonzero(
+        return np.flatnonzero(
             h["present"] & (h["max_repeats"] >= 2) & (h["max_seg_sent"] > h["max_seg_acked"])
         )
-        out = []
-        for half in cand.tolist():
-            if half in ctx.claimed or not bool(h["present"][half ^ 1]):
-                continue
-            f = self.check(ctx, half)
-            if f is not None:
-                out.append(f)
-        return out
 
     def check(self, ctx: Context, half: int) -> Finding | None:
         p = ctx.ct.p
@@ -287,24 +285,16 @@ class BlackholeDetector(Detector):
 
 
 @register
-class InboundBlackholeDetector(Detector):
+class InboundBlackholeDetector(DirectionDetector):
     """At the receiver: a full-size hole that never arrives while smaller data does."""
 
     name = "pmtu-blackhole-inbound"
     verdicts = (Verdict.PMTU_BLACKHOLE,)
     priority = 21
 
-    def run(self, ctx: Context) -> list[Finding]:
+    def candidates(self, ctx: Context) -> np.ndarray:
         h = ctx.ct.h
-        cand = np.flatnonzero(h["present"] & (h["holes"] > 0))
-        out = []
-        for half in cand.tolist():
-            if half in ctx.claimed or not bool(h["present"][half ^ 1]):
-                continue
-            f = self.check(ctx, half)
-            if f is not None:
-                out.append(f)
-        return out
+        return np.flatnonzero(h["present"] & (h["holes"] > 0))
 
     def check(self, ctx: Context, half: int) -> Finding | None:
         p, h = ctx.ct.p, ctx.ct.h

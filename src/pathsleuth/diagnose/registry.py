@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
+
 from pathsleuth.diagnose.advice import FALLBACK_MTU, advice_for
 from pathsleuth.diagnose.context import Context
 from pathsleuth.diagnose.model import Evidence, Finding, PathMtu, Severity, Verdict
@@ -25,6 +27,29 @@ class Detector:
 
     def run(self, ctx: Context) -> list[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class DirectionDetector(Detector):
+    """A detector that looks at one connection direction at a time: `candidates` picks the
+    directions worth a look with array filters, `check` judges one. Directions an earlier
+    detector claimed, and directions whose peer sent nothing in the capture, are skipped."""
+
+    def candidates(self, ctx: Context) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check(self, ctx: Context, half: int) -> Finding | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def run(self, ctx: Context) -> list[Finding]:
+        present = ctx.ct.h["present"]
+        out = []
+        for half in self.candidates(ctx).tolist():
+            if half in ctx.claimed or not bool(present[half ^ 1]):
+                continue
+            f = self.check(ctx, half)
+            if f is not None:
+                out.append(f)
+        return out
 
 
 REGISTRY: list[type[Detector]] = []
