@@ -22,7 +22,7 @@ def warm_up() -> None:
 
     buf = io.BytesIO()
     w = PcapWriter(buf, 1)
-    for i in range(4):
+    for i in range(16):  # enough frames that every kernel runs, the flow set's growth too
         w.write(craft.frame(1, craft.tcp("192.0.2.1", "192.0.2.2", 1000, 25, seq=i)), i)
     import tempfile
 

@@ -1,19 +1,18 @@
 """Per-capture summary for `pathsleuth decode`, folded chunk by chunk.
 
 `SummaryBuilder.add(table)` takes each `PacketTable` chunk as the reader streams it and
-keeps only counters and the set of flow keys, so memory grows with the number of flows,
-never with the number of packets. `finish()` returns a `CaptureSummary` (plain data; the
+folds it in one numba pass (`_fold`): counters, per-link-type counts and the set of TCP
+flow keys, so memory grows with the number of flows, never with the number of packets. `finish()` returns a `CaptureSummary` (plain data; the
 report stage renders it).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
-import numpy.typing as npt
 
 from pathsleuth.capture import linktypes
 from pathsleuth.capture.records import CaptureInfo
@@ -115,131 +114,133 @@ def check_decodable(s: CaptureSummary) -> None:
     )
 
 
-def _count(mask: npt.NDArray[np.bool_]) -> int:
-    return int(np.count_nonzero(mask))
+#: slots of the fold kernel's counter array
+(
+    _C_BYTES,
+    _C_WIRE,
+    _C_TSMIN,
+    _C_TSMAX,
+    _C_BAD,
+    _C_CUT,
+    _C_UNSUP,
+    _C_FLOWS,
+) = range(8)
+#: protocol counters, after the fixed slots, in this order
+_PROTOCOLS = (
+    "ipv4",
+    "ipv6",
+    "not_ip",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmpv6",
+    "vlan",
+    "mpls",
+    "tunnelled",
+    "fragments",
+    "ptb",
+)
+_C_PROTO = 8
+#: the columns `_fold` reads, in its argument order
+_FOLD_COLUMNS = (
+    "status",
+    "ip_version",
+    "proto",
+    "linktype",
+    "cap_len",
+    "wire_len",
+    "ts_ns",
+    "vlan_depth",
+    "mpls_depth",
+    "tunnelled",
+    "frag_offset",
+    "more_fragments",
+    "icmp_type",
+    "icmp_code",
+    "src_hi",
+    "src_lo",
+    "dst_hi",
+    "dst_lo",
+    "sport",
+    "dport",
+)
+_NCOUNTERS = _C_PROTO + len(_PROTOCOLS)
+_ERR = int(Status.error_mask())
+_CUTBIT = int(Status.PAYLOAD_CUT)
+_UNSUPBIT = int(Status.UNSUPPORTED_LINK)
+_NOTIPBIT = int(Status.NOT_IP)
+_LATERBIT = int(Status.LATER_FRAGMENT)
+_TS_NONE_MIN = np.iinfo(np.int64).max
+_TS_NONE_MAX = np.iinfo(np.int64).min
 
 
 class SummaryBuilder:
-    """Fold `PacketTable` chunks into a `CaptureSummary`."""
+    """Fold `PacketTable` chunks into a `CaptureSummary`.
+
+    Each chunk is folded by one numba pass (`_fold`) over the columns a summary reads:
+    counters, per-link-type counts, and the distinct TCP flows, kept as 64-bit keys in an
+    open-addressing set that grows with the number of flows (never with packets).
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._linktypes: Counter[int] = Counter()
-        self._unsupported_linktypes: Counter[int] = Counter()
-        self._protocols: Counter[str] = Counter()
-        self._flows: list[npt.NDArray[np.uint64]] = []
-        self._flow_rows = 0
+        self._c = np.zeros(_NCOUNTERS, np.int64)
+        self._c[_C_TSMIN] = _TS_NONE_MIN
+        self._c[_C_TSMAX] = _TS_NONE_MAX
+        self._lt = np.zeros(1 << 16, np.int64)
+        self._lt_unsup = np.zeros(1 << 16, np.int64)
+        self._keys = np.zeros(16, np.uint64)
         self.packets = 0
-        self.bytes = 0
-        self.wire_bytes = 0
-        self.first_ts: int | None = None
-        self.last_ts: int | None = None
-        self.malformed = 0
         self.malformed_frames: list[int] = []
-        self.payload_cut = 0
-        self.unsupported = 0
 
     def add(self, t: PacketTable) -> None:
         n = len(t)
         if n == 0:
             return
         self.packets += n
-        self.bytes += int(t.cap_len.sum(dtype=np.int64))
-        self.wire_bytes += int(t.wire_len.sum(dtype=np.int64))
-        tmin, tmax = int(t.ts_ns.min()), int(t.ts_ns.max())
-        self.first_ts = tmin if self.first_ts is None else min(self.first_ts, tmin)
-        self.last_ts = tmax if self.last_ts is None else max(self.last_ts, tmax)
-        lt, cnt = np.unique(t.linktype, return_counts=True)
-        for k, c in zip(lt.tolist(), cnt.tolist(), strict=True):
-            self._linktypes[int(k)] += int(c)
-
-        status = t.status
-        bad = (status & np.uint8(Status.error_mask())) != 0
-        nbad = _count(bad)
-        if nbad:
-            self.malformed += nbad
-            room = MAX_LISTED_MALFORMED - len(self.malformed_frames)
-            if room > 0:
-                self.malformed_frames.extend(int(f) for f in t.frame[bad][:room])
-        self.payload_cut += _count((status & np.uint8(Status.PAYLOAD_CUT)) != 0)
-        unsupported = (status & np.uint8(Status.UNSUPPORTED_LINK)) != 0
-        nunsup = _count(unsupported)
-        if nunsup:
-            self.unsupported += nunsup
-            lt, cnt = np.unique(t.linktype[unsupported], return_counts=True)
-            for k, c in zip(lt.tolist(), cnt.tolist(), strict=True):
-                self._unsupported_linktypes[int(k)] += int(c)
-
-        v = t.ip_version
-        proto = t.proto
-        ip = v != 0
-        p = self._protocols
-        p["ipv4"] += _count(v == 4)
-        p["ipv6"] += _count(v == 6)
-        p["not_ip"] += _count((status & np.uint8(Status.NOT_IP)) != 0)
-        p["tcp"] += _count(ip & (proto == IPPROTO_TCP))
-        p["udp"] += _count(ip & (proto == IPPROTO_UDP))
-        p["icmp"] += _count((v == 4) & (proto == IPPROTO_ICMP))
-        p["icmpv6"] += _count((v == 6) & (proto == IPPROTO_ICMPV6))
-        p["vlan"] += _count(t.vlan_depth > 0)
-        p["mpls"] += _count(t.mpls_depth > 0)
-        p["tunnelled"] += _count(t.tunnelled)
-        p["fragments"] += _count(ip & ((t.frag_offset > 0) | t.more_fragments))
-        ptb4 = (
-            (proto == IPPROTO_ICMP)
-            & (t.icmp_type == ICMP4_DEST_UNREACH)
-            & (t.icmp_code == ICMP4_FRAG_NEEDED)
-        )
-        ptb6 = (proto == IPPROTO_ICMPV6) & (t.icmp_type == ICMP6_PACKET_TOO_BIG)
-        p["ptb"] += _count(ip & (ptb4 | ptb6))
-
-        tcp = ip & (proto == IPPROTO_TCP) & ((status & np.uint8(Status.LATER_FRAGMENT)) == 0)
-        if tcp.any():
-            self._add_flows(t, tcp)
-
-    def _add_flows(self, t: PacketTable, tcp: npt.NDArray[np.bool_]) -> None:
-        # Direction-free key: hash each endpoint (address, port) to 64 bits, then combine
-        # the two hashes order-independently so A->B and B->A collapse. Counting distinct
-        # 64-bit keys instead of 36-byte rows is ~10x faster; two flows collide with
-        # probability n^2 / 2^65 (below 1e-7 for a million flows), which a summary count
-        # can carry.
-        ea = _endpoint_hash(t.src_hi[tcp], t.src_lo[tcp], t.sport[tcp])
-        eb = _endpoint_hash(t.dst_hi[tcp], t.dst_lo[tcp], t.dport[tcp])
-        with np.errstate(over="ignore"):
-            key = _mix(np.minimum(ea, eb) ^ _mix(np.maximum(ea, eb)))
-        rows = np.unique(key)
-        self._flows.append(rows)
-        self._flow_rows += len(rows)
-        # keep the pending list short: merge when it grows
-        if len(self._flows) > 16:
-            self._flows = [np.unique(np.concatenate(self._flows))]
-            self._flow_rows = len(self._flows[0])
+        # the set stays at most half full, so probing ends quickly
+        need = 2 * (int(self._c[_C_FLOWS]) + n)
+        if need > len(self._keys):
+            size = len(self._keys)
+            while size < need:
+                size *= 2
+            self._keys = _rehash(self._keys, size)
+        bad = int(self._c[_C_BAD])
+        c = t.columns
+        args: list[Any] = [c[name] for name in _FOLD_COLUMNS]
+        args += [self._c, self._lt, self._lt_unsup, self._keys]
+        _fold(*args)
+        room = MAX_LISTED_MALFORMED - len(self.malformed_frames)
+        if int(self._c[_C_BAD]) > bad and room > 0:
+            mask = (t.status & np.uint8(Status.error_mask())) != 0
+            self.malformed_frames.extend(int(f) for f in t.frame[mask][:room])
 
     def finish(
         self, info: CaptureInfo | None, *, skipped_members: list[str] | None = None
     ) -> CaptureSummary:
-        flows = np.unique(np.concatenate(self._flows)) if self._flows else np.empty(0)
+        c = self._c
+        protocols = {k: int(c[_C_PROTO + j]) for j, k in enumerate(_PROTOCOLS)}
+        lts = np.flatnonzero(self._lt)
+        unsup = np.flatnonzero(self._lt_unsup)
         s = CaptureSummary(
             name=self.name,
             format=info.format if info else "unknown",
             byte_order=info.byte_order if info else "little",
             ts_precision=info.ts_precision if info else "usec",
-            linktypes={linktypes.name(k): c for k, c in sorted(self._linktypes.items())},
+            linktypes={linktypes.name(int(k)): int(self._lt[k]) for k in lts},
             interfaces=len(info.interfaces) if info else 0,
             packets=self.packets,
-            bytes=self.bytes,
-            wire_bytes=self.wire_bytes,
-            first_ts_ns=self.first_ts,
-            last_ts_ns=self.last_ts,
-            protocols={k: v for k, v in self._protocols.items() if v},
-            tcp_flows=len(flows),
-            malformed=self.malformed,
+            bytes=int(c[_C_BYTES]),
+            wire_bytes=int(c[_C_WIRE]),
+            first_ts_ns=int(c[_C_TSMIN]) if self.packets else None,
+            last_ts_ns=int(c[_C_TSMAX]) if self.packets else None,
+            protocols={k: v for k, v in protocols.items() if v},
+            tcp_flows=int(c[_C_FLOWS]),
+            malformed=int(c[_C_BAD]),
             malformed_frames=self.malformed_frames,
-            truncated_payload=self.payload_cut,
-            unsupported_link=self.unsupported,
-            unsupported_linktypes={
-                linktypes.name(k): c for k, c in sorted(self._unsupported_linktypes.items())
-            },
+            truncated_payload=int(c[_C_CUT]),
+            unsupported_link=int(c[_C_UNSUP]),
+            unsupported_linktypes={linktypes.name(int(k)): int(self._lt_unsup[k]) for k in unsup},
             comments=[c for _, c in info.comments] if info else [],
             skipped_members=list(skipped_members or []),
             skipped_blocks={f"0x{k:08x}": v for k, v in info.skipped_blocks.items()}
@@ -249,21 +250,129 @@ class SummaryBuilder:
         return s
 
 
+# Direction-free flow key: hash each endpoint (address, port) to 64 bits, then combine the
+# two hashes order-independently so A->B and B->A collapse. Counting distinct 64-bit keys
+# instead of 36-byte rows keeps the set small; two flows collide with probability
+# n^2 / 2^65 (below 1e-7 for a million flows), which a summary count can carry.
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+@numba.njit(cache=True, inline="always")
+def _mix(x: Any) -> Any:
     """splitmix64's finaliser (Steele, Lea, Flood 2014): a bijection on 64 bits."""
-    with np.errstate(over="ignore"):
-        x = x + _GOLDEN
-        x = (x ^ (x >> np.uint64(30))) * _M1
-        x = (x ^ (x >> np.uint64(27))) * _M2
-        return x ^ (x >> np.uint64(31))
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
 
 
-def _endpoint_hash(
-    hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64], port: npt.NDArray[np.uint16]
-) -> npt.NDArray[np.uint64]:
-    return _mix(_mix(_mix(hi) ^ lo) ^ port.astype(np.uint64))
+@numba.njit(cache=True, inline="always")
+def _insert(keys: Any, key: Any) -> int:
+    """Add key to the open-addressing set (0 marks a free slot); 1 if it was new."""
+    if key == 0:
+        key = np.uint64(1)
+    mask = np.uint64(len(keys) - 1)
+    h = key & mask
+    while True:
+        k = keys[h]
+        if k == key:
+            return 0
+        if k == 0:
+            keys[h] = key
+            return 1
+        h = (h + np.uint64(1)) & mask
+
+
+@numba.njit(cache=True)
+def _rehash(keys: Any, size: int) -> Any:
+    """The set's keys in a new table of `size` slots (a power of two)."""
+    out = np.zeros(size, np.uint64)
+    for k in keys:
+        if k != 0:
+            _insert(out, k)
+    return out
+
+
+@numba.njit(cache=True)
+def _fold(
+    status: Any,
+    ver: Any,
+    proto: Any,
+    lt: Any,
+    cap: Any,
+    wire: Any,
+    ts: Any,
+    vlan: Any,
+    mpls: Any,
+    tun: Any,
+    frag: Any,
+    mf: Any,
+    itype: Any,
+    icode: Any,
+    src_hi: Any,
+    src_lo: Any,
+    dst_hi: Any,
+    dst_lo: Any,
+    sport: Any,
+    dport: Any,
+    c: Any,
+    ltc: Any,
+    ltu: Any,
+    keys: Any,
+) -> None:
+    """One pass over a chunk's columns: counters into c, link types, TCP flow keys."""
+    pc = _C_PROTO
+    for i in range(len(status)):
+        st = np.int64(status[i])
+        v = np.int64(ver[i])
+        p = np.int64(proto[i])
+        c[_C_BYTES] += cap[i]
+        c[_C_WIRE] += wire[i]
+        t = ts[i]
+        if t < c[_C_TSMIN]:
+            c[_C_TSMIN] = t
+        if t > c[_C_TSMAX]:
+            c[_C_TSMAX] = t
+        ltc[lt[i]] += 1
+        if st & _ERR:
+            c[_C_BAD] += 1
+        if st & _CUTBIT:
+            c[_C_CUT] += 1
+        if st & _UNSUPBIT:
+            c[_C_UNSUP] += 1
+            ltu[lt[i]] += 1
+        if st & _NOTIPBIT:
+            c[pc + 2] += 1
+        if vlan[i] > 0:
+            c[pc + 7] += 1
+        if mpls[i] > 0:
+            c[pc + 8] += 1
+        if tun[i]:
+            c[pc + 9] += 1
+        if v == 0:
+            continue
+        if v == 4:
+            c[pc] += 1
+            if p == IPPROTO_ICMP:
+                c[pc + 5] += 1
+        elif v == 6:
+            c[pc + 1] += 1
+            if p == IPPROTO_ICMPV6:
+                c[pc + 6] += 1
+        if frag[i] > 0 or mf[i]:
+            c[pc + 10] += 1
+        if p == IPPROTO_UDP:
+            c[pc + 4] += 1
+        elif (
+            p == IPPROTO_ICMP and itype[i] == ICMP4_DEST_UNREACH and icode[i] == ICMP4_FRAG_NEEDED
+        ) or (p == IPPROTO_ICMPV6 and itype[i] == ICMP6_PACKET_TOO_BIG):
+            c[pc + 11] += 1
+        elif p == IPPROTO_TCP:
+            c[pc + 3] += 1
+            if (st & _LATERBIT) == 0:
+                ea = _mix(_mix(_mix(src_hi[i]) ^ src_lo[i]) ^ np.uint64(sport[i]))
+                eb = _mix(_mix(_mix(dst_hi[i]) ^ dst_lo[i]) ^ np.uint64(dport[i]))
+                lo, hi = (ea, eb) if ea < eb else (eb, ea)
+                c[_C_FLOWS] += _insert(keys, _mix(lo ^ _mix(hi)))
