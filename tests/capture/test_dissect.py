@@ -280,3 +280,96 @@ def test_arbitrary_bytes_never_raise(frames: list[tuple[bytes, int]]) -> None:
     t = dissect(b)
     assert len(t) == len(frames)
     assert np.all(t.payload_len <= np.maximum(t.wire_len, t.cap_len))
+
+
+@settings(max_examples=100, deadline=None)
+@given(u32, u32, st.booleans(), st.sampled_from(["alone", "aligned", "aligned+sack"]))
+def test_timestamp_fast_path_agrees_with_the_option_loop(
+    val: int, ecr: int, six: bool, layout: str
+) -> None:
+    """NOP NOP TS (RFC 7323 appendix A) takes a shortcut; every layout must decode alike."""
+    opts: list[craft.TcpOption] = [("ts", (val, ecr))]
+    if layout != "alone":
+        opts = [("nop", None), ("nop", None), *opts]
+    if layout == "aligned+sack":
+        opts += [("nop", None), ("nop", None), ("sack", [(5, 9)])]
+    src, dst = ("2001:db8::1", "2001:db8::2") if six else ("192.0.2.1", "192.0.2.2")
+    t = one(craft.tcp(src, dst, 1, 2, seq=3, options=opts, payload_len=7), LT.LINKTYPE_RAW)
+    assert t.status[0] == 0 and t.payload_len[0] == 7
+    assert bool(t.opt_has_ts[0]) and (t.opt_ts_val[0], t.opt_ts_ecr[0]) == (val, ecr)
+    assert t.sack_count[0] == (1 if layout == "aligned+sack" else 0)
+
+
+def test_columns_follow_the_schema() -> None:
+    """Every column has its schema dtype and shape, and is contiguous (block rows)."""
+    from pathsleuth.capture.table import COLUMNS
+
+    frames = [craft.frame(LT.LINKTYPE_RAW, craft.tcp("192.0.2.1", "192.0.2.2", 1, 2))] * 3
+    t = dissect(RecordBatch.from_frames(frames, LT.LINKTYPE_RAW))
+    assert set(t.columns) == {c.name for c in COLUMNS}
+    for c in COLUMNS:
+        col = t.columns[c.name]
+        assert col.dtype == np.dtype(c.dtype), c.name
+        assert col.shape == (3, *c.shape), c.name
+        assert col.flags.c_contiguous, c.name
+
+
+def test_kernels_infer_no_float_variables() -> None:
+    """numba unifies int64 with uint64 as float64: one such variable made the walk slower
+    without changing a result, so the kernels' inferred types are checked (on uncached
+    copies: numba cannot inspect code loaded from its cache)."""
+    import io
+
+    import numba
+
+    from pathsleuth.capture import dissect as D
+    from pathsleuth.capture import pcap, summary
+
+    pkt = craft.frame(LT.LINKTYPE_RAW, craft.tcp("192.0.2.1", "192.0.2.2", 1, 2))
+    batch = RecordBatch.from_frames([pkt], LT.LINKTYPE_RAW)
+    table = dissect(batch)
+    b = np.frombuffer(pkt, np.uint8)
+    o = np.zeros(11, np.int64)
+    i64, u32 = np.int64, np.uint32
+    s = summary.SummaryBuilder("x")
+    c = table.columns
+    calls = [
+        (D._ip, (b, 0, len(pkt), len(pkt), 4, False, o, False)),
+        (D._quote, (b, 0, len(pkt), o, *D._new_blocks(1)[:4], 0)),
+        (
+            D._walk,
+            (
+                batch.buf,
+                batch.data_offset,
+                batch.cap_len,
+                batch.wire_len,
+                batch.linktype,
+                batch.iface,
+                batch.ts_ns,
+                batch.frame,
+                D._AF6,
+                *D._new_blocks(1),
+            ),
+        ),
+        (
+            pcap._walk_records,
+            (b, 0, 0, False, 16, 1000, 1, *(np.zeros(1, t) for t in (i64, i64, u32, u32, i64)), 0),
+        ),
+        (
+            summary._fold,
+            (
+                *(c[n] for n in summary._FOLD_COLUMNS),
+                s._c,
+                s._lt,
+                s._lt_unsup,
+                s._keys,
+            ),
+        ),
+    ]
+    for kernel, args in calls:
+        fresh = numba.njit(kernel.py_func)
+        fresh(*args)
+        out = io.StringIO()
+        fresh.inspect_types(file=out)
+        floats = [ln.strip() for ln in out.getvalue().splitlines() if ":: float" in ln]
+        assert not floats, f"{kernel.__name__}: {floats[:3]}"

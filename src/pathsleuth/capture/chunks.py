@@ -20,9 +20,11 @@ import numpy.typing as npt
 from pathsleuth.capture.records import CaptureInfo, RecordBatch
 from pathsleuth.errors import BadInput
 
-#: default read size; big enough that per-chunk Python overhead vanishes, small enough
-#: that memory stays flat whatever the capture size
-DEFAULT_CHUNK_BYTES = 8 << 20
+#: default read size; big enough that per-chunk Python overhead is small (~1k chunks per
+#: GB), small enough that a chunk is still in the CPU caches when the record walk and the
+#: dissector read it right after the copy (measured on the 2 M-packet benchmark: 2 MiB
+#: chunks decode ~1.4x faster than 8 MiB ones), and memory stays flat whatever the size
+DEFAULT_CHUNK_BYTES = 2 << 20
 #: hard cap on one record / block: Wireshark's pcapng reader refuses blocks above 16 MiB
 #: (wiretap/pcapng.c MAX_BLOCK_SIZE in 3.x); nothing we decode comes near it, and it bounds
 #: what a corrupt length field can make us allocate

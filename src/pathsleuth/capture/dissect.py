@@ -1,20 +1,25 @@
-"""Dissector: `RecordBatch` in, `PacketTable` out.
+"""Dissector: `RecordBatch` in, `PacketTable` out, in one numba pass per batch.
 
-Two steps, as the engine's design asks:
+`_walk` follows the variable-length chain of every frame: link layer (any stack of
+802.1Q/802.1ad tags, PPPoE session, MPLS label stack, Linux SLL/SLL2, BSD NULL/LOOP, PPP,
+raw IP), IPv4 options, the IPv6 extension-header chain, IP-in-IP / 6in4 / 4in6 (innermost
+wins), TCP options, and the IP + transport header quoted inside ICMP and ICMPv6 errors.
+Since the walk has to visit every frame's headers anyway, it also reads the fixed-offset
+fields where it stands and writes every column of the table directly: one pass over the
+bytes and one write per cell, instead of staging header copies for NumPy gathers (which
+cost two more passes and ~100 small array operations per batch).
 
-1. `_walk` (numba) follows the variable-length chain of every frame: link layer (any stack
-   of 802.1Q/802.1ad tags, PPPoE session, MPLS label stack, Linux SLL/SLL2, BSD NULL/LOOP,
-   PPP, raw IP), IPv4 options, the IPv6 extension-header chain, IP-in-IP / 6in4 / 4in6
-   (innermost wins), TCP options, and the IP + transport header quoted inside ICMP and
-   ICMPv6 errors. It writes per-frame offsets, status bits, and the values only a walk can
-   produce (TCP option values, IPv6 fragment header fields).
-2. `dissect` extracts every fixed-offset field with vectorised NumPy gathers at those
-   offsets, using the header layouts in `layouts.py`, masked to the frames where the
-   header is present and fully captured.
+The columns are rows of a few 2-D blocks, one per item size (`_BLOCKS`), so the kernel
+takes five arrays instead of sixty; each column handed on is a contiguous row of its
+block, viewed with the column's dtype (bool and int64 columns share the uint8 and uint64
+blocks).
 
 Lengths come from the IP headers, never from the captured length. A header that the
 capture cut is `Status.TRUNCATED`; a header that contradicts itself or its frame is
-`Status.MALFORMED`; neither stops the batch.
+`Status.MALFORMED`; neither stops the batch. A packet whose transport header is truncated
+or malformed has no transport fields (ports excepted when they were captured); header
+offsets (RFC 791, RFC 8200, RFC 9293, RFC 768, RFC 792/1191, RFC 4443) are written where
+the kernel reads them.
 """
 
 from __future__ import annotations
@@ -25,10 +30,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from pathsleuth.capture import layouts as L
 from pathsleuth.capture import linktypes as LT
 from pathsleuth.capture.records import RecordBatch
-from pathsleuth.capture.table import MAX_SACK_BLOCKS, PacketTable, Status, empty_columns
+from pathsleuth.capture.table import COLUMN_BY_NAME, COLUMNS, MAX_SACK_BLOCKS, PacketTable, Status
 
 # Status bits as plain ints for the kernel
 _TRUNC = int(Status.TRUNCATED)
@@ -62,18 +66,27 @@ MAX_EXT_HEADERS = 10
 MAX_TUNNELS = 2
 #: TCP option kinds (IANA)
 OPT_EOL, OPT_NOP, OPT_MSS, OPT_WS, OPT_SACK_PERM, OPT_SACK, OPT_TS = 0, 1, 2, 3, 4, 5, 8
+#: NOP, NOP, timestamp kind and length: the aligned timestamp option's first word
+_NOP_NOP_TS = (OPT_NOP << 24) | (OPT_NOP << 16) | (OPT_TS << 8) | 10
 
 _AF6 = np.array(LT.AF_INET6_VALUES, dtype=np.int64)
 
 
 @numba.njit(cache=True, inline="always")
-def _be16(b: Any, p: int) -> int:
-    return (int(b[p]) << 8) | int(b[p + 1])
+def _byte(b: Any, p: int) -> Any:
+    """Byte p as int64: numba's int() of an unsigned byte is uint64, which unified with
+    int64 elsewhere silently makes a variable float64 (and the kernel slow)."""
+    return np.int64(b[p])
 
 
 @numba.njit(cache=True, inline="always")
-def _be32(b: Any, p: int) -> int:
-    return (int(b[p]) << 24) | (int(b[p + 1]) << 16) | (int(b[p + 2]) << 8) | int(b[p + 3])
+def _be16(b: Any, p: int) -> Any:
+    return (_byte(b, p) << 8) | _byte(b, p + 1)
+
+
+@numba.njit(cache=True, inline="always")
+def _be32(b: Any, p: int) -> Any:
+    return (_byte(b, p) << 24) | (_byte(b, p + 1) << 16) | (_byte(b, p + 2) << 8) | _byte(b, p + 3)
 
 
 @numba.njit(cache=True)
@@ -132,7 +145,7 @@ def _ip(
             tot = 40 + _be16(b, q + 4)
             if not quoted and q + tot > wend:
                 return st | _MALF
-            nh = int(b[q + 6])
+            nh = _byte(b, q + 6)
             x = q + 40
             o[6] = 0
             o[7] = 0
@@ -141,14 +154,14 @@ def _ip(
                 if nh == P_HOPOPT or nh == P_ROUTING or nh == P_DSTOPTS:
                     if x + 2 > end:
                         return st | _TRUNC
-                    nxt = int(b[x])
-                    x += (int(b[x + 1]) + 1) * 8
+                    nxt = _byte(b, x)
+                    x += (_byte(b, x + 1) + 1) * 8
                     nh = nxt
                 elif nh == P_AH:
                     if x + 2 > end:
                         return st | _TRUNC
-                    nxt = int(b[x])
-                    x += (int(b[x + 1]) + 2) * 4
+                    nxt = _byte(b, x)
+                    x += (_byte(b, x + 1) + 2) * 4
                     nh = nxt
                 elif nh == P_FRAGMENT:
                     if x + 8 > end:
@@ -157,7 +170,7 @@ def _ip(
                     o[6] = fw >> 3
                     o[7] = fw & 1
                     o[8] = _be32(b, x + 4)
-                    nh = int(b[x])
+                    nh = _byte(b, x)
                     x += 8
                 else:
                     break
@@ -181,6 +194,142 @@ def _ip(
     return st
 
 
+# --- the column blocks the kernel writes ---------------------------------------------
+
+#: columns by item size; each block is a (len(names), n) array whose rows are columns
+_BLOCKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "u1",
+        (
+            "status",
+            "ip_version",
+            "tunnelled",
+            "vlan_depth",
+            "mpls_depth",
+            "ttl",
+            "df",
+            "more_fragments",
+            "proto",
+            "tcp_hdr_len",
+            "opt_wscale",
+            "opt_sack_perm",
+            "opt_has_ts",
+            "sack_count",
+            "icmp_type",
+            "icmp_code",
+            "q_version",
+            "q_df",
+            "q_ttl",
+            "q_proto",
+            "q_has_seq",
+        ),
+    ),
+    (
+        "u2",
+        (
+            "iface",
+            "linktype",
+            "l3_offset",
+            "ip_hdr_len",
+            "frag_offset",
+            "sport",
+            "dport",
+            "tcp_flags",
+            "window",
+            "opt_mss",
+            "q_sport",
+            "q_dport",
+        ),
+    ),
+    (
+        "u4",
+        (
+            "wire_len",
+            "cap_len",
+            "ip_len",
+            "ip_id",
+            "seq",
+            "ack",
+            "payload_len",
+            "opt_ts_val",
+            "opt_ts_ecr",
+            "icmp_mtu",
+            "q_ip_len",
+            "q_seq",
+        ),
+    ),
+    (
+        "u8",
+        (
+            "frame",
+            "ts_ns",
+            "src_hi",
+            "src_lo",
+            "dst_hi",
+            "dst_lo",
+            "q_src_hi",
+            "q_src_lo",
+            "q_dst_hi",
+            "q_dst_lo",
+        ),
+    ),
+)
+#: the SACK edge columns are (n, MAX_SACK_BLOCKS): one (2, n, MAX_SACK_BLOCKS) block
+_SACK_COLS = ("sack_left", "sack_right")
+
+
+def _check_blocks() -> None:
+    """Every `COLUMNS` entry in exactly one block of its item size (import-time check)."""
+    seen = [n for _, names in _BLOCKS for n in names] + list(_SACK_COLS)
+    assert sorted(seen) == sorted(c.name for c in COLUMNS), "dissect blocks != COLUMNS"
+    for kind, names in _BLOCKS:
+        for n in names:
+            c = COLUMN_BY_NAME[n]
+            assert c.shape == () and np.dtype(c.dtype).itemsize == np.dtype(kind).itemsize, n
+
+
+_check_blocks()
+_U1, _U2, _U4, _U8 = (names for _, names in _BLOCKS)
+_N1, _N2, _N4, _N8 = len(_U1), len(_U2), len(_U4), len(_U8)
+# row numbers the kernel writes (module-level ints are compile-time constants in numba)
+B_STATUS, B_VER, B_TUN, B_VLAN, B_MPLS, B_TTL, B_DF, B_MF, B_PROTO, B_THL = range(10)
+B_WS, B_SACKP, B_HASTS, B_SACKN, B_ITYPE, B_ICODE, B_QVER, B_QDF, B_QTTL, B_QPROTO = range(10, 20)
+B_QSEQOK = 20
+W_IFACE, W_LT, W_L3, W_HLEN, W_FRAG, W_SPORT, W_DPORT, W_FLAGS, W_WIN, W_MSS = range(10)
+W_QSPORT, W_QDPORT = 10, 11
+D_WIRE, D_CAP, D_IPLEN, D_IPID, D_SEQ, D_ACK, D_PAY, D_TSVAL, D_TSECR, D_MTU = range(10)
+D_QIPLEN, D_QSEQ = 10, 11
+Q_FRAME, Q_TS, Q_SRC_HI, Q_SRC_LO, Q_DST_HI, Q_DST_LO = range(6)
+Q_QSRC_HI, Q_QSRC_LO, Q_QDST_HI, Q_QDST_LO = range(6, 10)
+assert _U1[B_QSEQOK] == "q_has_seq" and _U2[W_QDPORT] == "q_dport"
+assert _U4[D_QSEQ] == "q_seq" and _U8[Q_QDST_LO] == "q_dst_lo" and _U1[B_QPROTO] == "q_proto"
+assert _U1[B_THL] == "tcp_hdr_len" and _U2[W_MSS] == "opt_mss" and _U4[D_MTU] == "icmp_mtu"
+
+#: IPv4-mapped prefix of the low address half (table.py's convention)
+_MAPPED = np.uint64(0x0000_FFFF_0000_0000)
+
+
+@numba.njit(cache=True, inline="always")
+def _be64(b: Any, p: int) -> Any:
+    x = np.uint64(0)
+    for j in range(8):
+        x = (x << np.uint64(8)) | np.uint64(b[p + j])
+    return x
+
+
+@numba.njit(cache=True, inline="always")
+def _addresses(b: Any, q: int, ver: int, u8: Any, i: int, k: int) -> None:
+    """Source and destination of the IP header at q into u8[k:k+4, i] (IPv4 mapped)."""
+    if ver == 4:  # RFC 791: source at 12, destination at 16
+        u8[k + 1, i] = _MAPPED | np.uint64(_be32(b, q + 12))
+        u8[k + 3, i] = _MAPPED | np.uint64(_be32(b, q + 16))
+    elif ver == 6:  # RFC 8200: source at 8, destination at 24
+        u8[k, i] = _be64(b, q + 8)
+        u8[k + 1, i] = _be64(b, q + 16)
+        u8[k + 2, i] = _be64(b, q + 24)
+        u8[k + 3, i] = _be64(b, q + 32)
+
+
 @numba.njit(cache=True)
 def _walk(
     b: Any,
@@ -188,27 +337,42 @@ def _walk(
     cap: Any,
     wire: Any,
     lt: Any,
+    ifc: Any,
+    ts: Any,
+    frame: Any,
     af6: Any,
-    status: Any,
-    ints: Any,
-    opts: Any,
+    u1: Any,
+    u2: Any,
+    u4: Any,
+    u8: Any,
     sack: Any,
-    iprow: Any,
-    l4row: Any,
-    qiprow: Any,
-    ql4row: Any,
 ) -> None:
-    """Per-frame walk; see the module docstring. Writes status, ints[i, :], opts, sack,
-    and copies the fixed IP / transport headers (and the quoted ones) into the row arrays
-    the vectorised extractor reads through the layouts (zero where absent)."""
+    """Per-frame walk; see the module docstring. Writes every cell of the blocks."""
     o = np.zeros(11, np.int64)
     qo = np.zeros(11, np.int64)
     n = len(off)
+    # defaults: 0, and 255 for "absent" window scale and ICMP type/code (one memset per
+    # block is cheaper than clearing each row's cells, which lie a column apart)
+    u1[:] = 0
+    u2[:] = 0
+    u4[:] = 0
+    u8[:] = 0
+    sack[:] = 0
+    u1[B_WS] = 255
+    u1[B_ITYPE] = 255
+    u1[B_ICODE] = 255
     for i in range(n):
         p = off[i]
-        end = p + cap[i]
-        wend = p + max(wire[i], cap[i])
-        k = lt[i]
+        c = np.int64(cap[i])
+        u8[Q_FRAME, i] = frame[i]
+        u8[Q_TS, i] = ts[i]
+        u2[W_IFACE, i] = ifc[i]
+        u2[W_LT, i] = lt[i]
+        u4[D_WIRE, i] = wire[i]
+        u4[D_CAP, i] = c
+        end = p + c
+        wend = p + max(np.int64(wire[i]), c)
+        k = np.int64(lt[i])
         st = 0
         ver = 0
         q = p
@@ -219,28 +383,33 @@ def _walk(
         # ---- link layer -------------------------------------------------------------
         if k == LT.LINKTYPE_ETHERNET:
             if p + 14 > end:
-                status[i] = _TRUNC
+                u1[B_STATUS, i] = _TRUNC
                 continue
             et = _be16(b, p + 12)
             q = p + 14
         elif k == LT.LINKTYPE_LINUX_SLL:
             if p + 16 > end:
-                status[i] = _TRUNC
+                u1[B_STATUS, i] = _TRUNC
                 continue
             et = _be16(b, p + 14)
             q = p + 16
         elif k == LT.LINKTYPE_LINUX_SLL2:
             if p + 20 > end:
-                status[i] = _TRUNC
+                u1[B_STATUS, i] = _TRUNC
                 continue
             et = _be16(b, p)
             q = p + 20
         elif k == LT.LINKTYPE_NULL or k == LT.LINKTYPE_LOOP:
             if p + 4 > end:
-                status[i] = _TRUNC
+                u1[B_STATUS, i] = _TRUNC
                 continue
             be = _be32(b, p)
-            le = int(b[p]) | (int(b[p + 1]) << 8) | (int(b[p + 2]) << 16) | (int(b[p + 3]) << 24)
+            le = (
+                _byte(b, p)
+                | (_byte(b, p + 1) << 8)
+                | (_byte(b, p + 2) << 16)
+                | (_byte(b, p + 3) << 24)
+            )
             q = p + 4
             if be == 2 or (k == LT.LINKTYPE_NULL and le == 2):
                 ver = 4
@@ -249,21 +418,21 @@ def _walk(
                     if be == a or (k == LT.LINKTYPE_NULL and le == a):
                         ver = 6
                 if ver == 0:
-                    status[i] = _NOTIP
+                    u1[B_STATUS, i] = _NOTIP
                     continue
         elif k == LT.LINKTYPE_PPP or k == LT.LINKTYPE_PPP_HDLC:
             q = p
             if q + 2 <= end and b[q] == 0xFF and b[q + 1] == 0x03:
                 q += 2
             if q + 1 > end:
-                status[i] = _TRUNC
+                u1[B_STATUS, i] = _TRUNC
                 continue
             if b[q] & 1:
-                proto = int(b[q])
+                proto = _byte(b, q)
                 q += 1
             else:
                 if q + 2 > end:
-                    status[i] = _TRUNC
+                    u1[B_STATUS, i] = _TRUNC
                     continue
                 proto = _be16(b, q)
                 q += 2
@@ -272,22 +441,22 @@ def _walk(
             elif proto == PPP_IPV6:
                 ver = 6
             else:
-                status[i] = _NOTIP
+                u1[B_STATUS, i] = _NOTIP
                 continue
         elif k == LT.LINKTYPE_RAW or k == LT.DLT_RAW_12 or k == LT.DLT_RAW_14:
             if p + 1 > end:
-                status[i] = _TRUNC
+                u1[B_STATUS, i] = _TRUNC
                 continue
-            ver = int(b[p]) >> 4
+            ver = _byte(b, p) >> 4
             if ver != 4 and ver != 6:
-                status[i] = _MALF
+                u1[B_STATUS, i] = _MALF
                 continue
         elif k == LT.LINKTYPE_IPV4:
             ver = 4
         elif k == LT.LINKTYPE_IPV6:
             ver = 6
         else:
-            status[i] = _UNSUP
+            u1[B_STATUS, i] = _UNSUP
             continue
         # EtherType chain: VLAN tags, PPPoE session, MPLS
         if et >= 0:
@@ -302,13 +471,13 @@ def _walk(
                     vlan += 1
                 else:
                     break
+            u1[B_VLAN, i] = vlan
             if bad:
-                status[i] = _TRUNC
-                ints[i, 11] = vlan
+                u1[B_STATUS, i] = _TRUNC
                 continue
             if et == ET_PPPOE_SESSION:
                 if q + 8 > end:
-                    status[i] = _TRUNC
+                    u1[B_STATUS, i] = _TRUNC
                     continue
                 proto = _be16(b, q + 6)
                 # the PPPoE length (RFC 2516 section 4) bounds the IP packet: Ethernet
@@ -335,72 +504,89 @@ def _walk(
                     mpls += 1
                     if bos:
                         break
+                u1[B_MPLS, i] = mpls
                 if bad or q + 1 > end:
-                    status[i] = _TRUNC
-                    ints[i, 12] = mpls
+                    u1[B_STATUS, i] = _TRUNC
                     continue
-                nib = int(b[q]) >> 4
+                nib = _byte(b, q) >> 4
                 et = ET_IPV4 if nib == 4 else (ET_IPV6 if nib == 6 else 0)
             if et == ET_IPV4:
                 ver = 4
             elif et == ET_IPV6:
                 ver = 6
             else:
-                status[i] = _NOTIP
-                ints[i, 11] = vlan
-                ints[i, 12] = mpls
+                u1[B_STATUS, i] = _NOTIP
                 continue
-        ints[i, 11] = vlan
-        ints[i, 12] = mpls
         # ---- network layer ----------------------------------------------------------
         o[:] = 0
         st |= _ip(b, q, end, wend, ver, clamp, o)
-        ints[i, 0] = o[0]
-        ints[i, 1] = o[1] if (st & (_TRUNC | _MALF)) == 0 or o[2] > 0 else 0
-        ints[i, 2] = o[2]
-        ints[i, 3] = o[3]
-        ints[i, 4] = o[4]
-        ints[i, 5] = o[5]
-        ints[i, 6] = o[6]
-        ints[i, 7] = o[7]
-        ints[i, 8] = o[8]
-        ints[i, 9] = o[9]
-        if o[2] > 0:
-            w = 20 if o[1] == 4 else 40
-            for j in range(w):
-                iprow[i, j] = b[o[0] + j]
-        if st & (_TRUNC | _MALF | _LATER):
-            status[i] = st
+        l3 = o[0]
+        hlen = o[2]
+        ver = int(o[1]) if hlen > 0 else 0
+        u1[B_TUN, i] = 1 if o[9] != 0 else 0
+        u4[D_IPLEN, i] = o[3]
+        u2[W_HLEN, i] = hlen
+        u2[W_FRAG, i] = o[6]
+        u1[B_MF, i] = 1 if o[7] != 0 else 0
+        # the fixed header's fields, when it was captured whole (a truncated tunnel can
+        # leave the inner header's version with the outer header's length)
+        if (ver == 4 and l3 + 20 > end) or (ver == 6 and l3 + 40 > end):
+            ver = 0
+        if ver != 0:
+            u1[B_VER, i] = ver
+            u2[W_L3, i] = l3 - p
+            u1[B_PROTO, i] = o[4]
+            _addresses(b, l3, ver, u8, i, Q_SRC_HI)
+            if ver == 4:
+                u1[B_TTL, i] = b[l3 + 8]
+                u1[B_DF, i] = (b[l3 + 6] >> 6) & 1
+                u4[D_IPID, i] = _be16(b, l3 + 4)
+            else:
+                u1[B_TTL, i] = b[l3 + 7]
+                u4[D_IPID, i] = o[8]
+        if st & (_TRUNC | _MALF | _LATER) or ver == 0:
+            u1[B_STATUS, i] = st
             continue
         # ---- transport layer --------------------------------------------------------
         l4 = o[5]
-        ip_payload = o[0] + o[3] - l4
+        ip_payload = l3 + o[3] - l4
         proto = o[4]
         if ip_payload < 0:
-            status[i] = st | _MALF
+            u1[B_STATUS, i] = st | _MALF
             continue
-        if proto == P_TCP:
+        if proto == P_TCP:  # RFC 9293 section 3.1
             if l4 + 20 > end:
-                status[i] = st | (_TRUNC if ip_payload >= 20 else _MALF)
+                u1[B_STATUS, i] = st | (_TRUNC if ip_payload >= 20 else _MALF)
                 continue
-            for j in range(20):
-                l4row[i, j] = b[l4 + j]
-            thl = (int(b[l4 + 12]) >> 4) * 4
+            u2[W_SPORT, i] = _be16(b, l4)
+            u2[W_DPORT, i] = _be16(b, l4 + 2)
+            thl = (_byte(b, l4 + 12) >> 4) * 4
             if thl < 20 or thl > ip_payload:
-                status[i] = st | _MALF
+                u1[B_STATUS, i] = st | _MALF
                 continue
-            ints[i, 13] = thl
-            ints[i, 10] = ip_payload - thl
             if l4 + thl > end:
-                status[i] = st | _TRUNC
+                u1[B_STATUS, i] = st | _TRUNC
                 continue
             # options
             x = l4 + 20
             oend = l4 + thl
-            opts[i, 1] = 255  # wscale absent
+            mss = 0
+            ws = 255
+            sackp = 0
+            hasts = 0
+            tsval = 0
+            tsecr = 0
             nsack = 0
+            if thl == 32 and _be32(b, x) == _NOP_NOP_TS:
+                # the layout nearly every stack sends after the handshake (RFC 7323
+                # appendix A): one compare instead of the option loop, as Linux's
+                # tcp_parse_aligned_timestamp does
+                hasts = 1
+                tsval = _be32(b, x + 4)
+                tsecr = _be32(b, x + 8)
+                x = oend
             while x < oend:
-                kind = int(b[x])
+                kind = _byte(b, x)
                 if kind == OPT_EOL:
                     break
                 if kind == OPT_NOP:
@@ -409,252 +595,176 @@ def _walk(
                 if x + 2 > oend:
                     st |= _MALF
                     break
-                ln = int(b[x + 1])
+                ln = _byte(b, x + 1)
                 if ln < 2 or x + ln > oend:
                     st |= _MALF
                     break
                 if kind == OPT_MSS and ln == 4:
-                    opts[i, 0] = _be16(b, x + 2)
+                    mss = _be16(b, x + 2)
                 elif kind == OPT_WS and ln == 3:
-                    opts[i, 1] = b[x + 2]
+                    ws = _byte(b, x + 2)
                 elif kind == OPT_SACK_PERM and ln == 2:
-                    opts[i, 2] = 1
+                    sackp = 1
                 elif kind == OPT_TS and ln == 10:
-                    opts[i, 3] = 1
-                    opts[i, 4] = _be32(b, x + 2)
-                    opts[i, 5] = _be32(b, x + 6)
+                    hasts = 1
+                    tsval = _be32(b, x + 2)
+                    tsecr = _be32(b, x + 6)
                 elif kind == OPT_SACK and ln >= 10 and (ln - 2) % 8 == 0:
                     nb = (ln - 2) // 8
                     for j in range(nb):
                         if nsack < MAX_SACK_BLOCKS:
-                            sack[i, nsack, 0] = _be32(b, x + 2 + 8 * j)
-                            sack[i, nsack, 1] = _be32(b, x + 6 + 8 * j)
+                            sack[0, i, nsack] = _be32(b, x + 2 + 8 * j)
+                            sack[1, i, nsack] = _be32(b, x + 6 + 8 * j)
                             nsack += 1
                 x += ln
-            opts[i, 6] = nsack
-            if l4 + thl + (ip_payload - thl) > end:
+            if st & _MALF:
+                for j in range(nsack):
+                    sack[0, i, j] = 0
+                    sack[1, i, j] = 0
+                u1[B_STATUS, i] = st
+                continue
+            u4[D_SEQ, i] = _be32(b, l4 + 4)
+            u4[D_ACK, i] = _be32(b, l4 + 8)
+            u2[W_FLAGS, i] = _be16(b, l4 + 12) & 0xFFF  # 9 flags + 3 reserved bits
+            u2[W_WIN, i] = _be16(b, l4 + 14)
+            u1[B_THL, i] = thl
+            u4[D_PAY, i] = ip_payload - thl
+            u2[W_MSS, i] = mss
+            u1[B_WS, i] = ws
+            u1[B_SACKP, i] = sackp
+            u1[B_HASTS, i] = hasts
+            u4[D_TSVAL, i] = tsval
+            u4[D_TSECR, i] = tsecr
+            u1[B_SACKN, i] = nsack
+            if l4 + ip_payload > end:
                 st |= _CUT
-            status[i] = st
-        elif proto == P_UDP:
+            u1[B_STATUS, i] = st
+        elif proto == P_UDP:  # RFC 768
             if l4 + 8 > end:
-                status[i] = st | (_TRUNC if ip_payload >= 8 else _MALF)
+                u1[B_STATUS, i] = st | (_TRUNC if ip_payload >= 8 else _MALF)
                 continue
             if ip_payload < 8:
-                status[i] = st | _MALF
+                u1[B_STATUS, i] = st | _MALF
                 continue
-            for j in range(8):
-                l4row[i, j] = b[l4 + j]
-            ints[i, 10] = ip_payload - 8
+            u2[W_SPORT, i] = _be16(b, l4)
+            u2[W_DPORT, i] = _be16(b, l4 + 2)
+            u4[D_PAY, i] = ip_payload - 8
             if l4 + ip_payload > end:
                 st |= _CUT
-            status[i] = st
-        elif proto == P_ICMP or proto == P_ICMPV6:
+            u1[B_STATUS, i] = st
+        elif proto == P_ICMP or proto == P_ICMPV6:  # RFC 792, RFC 4443
             if l4 + 8 > end:
-                status[i] = st | (_TRUNC if ip_payload >= 8 else _MALF)
+                u1[B_STATUS, i] = st | (_TRUNC if ip_payload >= 8 else _MALF)
                 continue
-            ints[i, 10] = ip_payload - 8
-            for j in range(8):
-                l4row[i, j] = b[l4 + j]
-            t = int(b[l4])
-            err = False
+            u4[D_PAY, i] = max(ip_payload - 8, 0)
+            t = _byte(b, l4)
+            code = _byte(b, l4 + 1)
+            u1[B_ITYPE, i] = t
+            u1[B_ICODE, i] = code
             if proto == P_ICMP:
                 err = t == 3 or t == 4 or t == 5 or t == 11 or t == 12
+                if t == 3 and code == 4:  # RFC 1191 section 4: next-hop MTU
+                    u4[D_MTU, i] = _be16(b, l4 + 6)
             else:
                 err = t >= 1 and t <= 4
+                if t == 2:  # RFC 4443 section 3.2: Packet Too Big
+                    u4[D_MTU, i] = _be32(b, l4 + 4)
             if l4 + ip_payload > end:
                 st |= _CUT
-            status[i] = st
+            u1[B_STATUS, i] = st
             if err and l4 + 8 < end:
-                qq = l4 + 8
-                qv = int(b[qq]) >> 4
-                qend = min(end, o[0] + o[3])
-                if qv == 4 or qv == 6:
-                    qo[:] = 0
-                    qs = _ip(b, qq, qend, qend, qv, False, qo, True)
-                    if (qs & (_TRUNC | _MALF)) == 0 or qo[2] > 0:
-                        ints[i, 14] = qo[0]
-                        ints[i, 15] = qo[1] if (qs & _MALF) == 0 else 0
-                        w = 20 if qo[1] == 4 else 40
-                        for j in range(w):
-                            qiprow[i, j] = b[qo[0] + j]
-                        ints[i, 16] = qo[4]
-                        ints[i, 18] = qo[3]
-                        if (qs & (_TRUNC | _MALF | _LATER)) == 0:
-                            ints[i, 17] = qo[5]
-                            ints[i, 19] = qend - qo[5]  # transport bytes quoted
-                            for j in range(min(8, qend - qo[5])):
-                                ql4row[i, j] = b[qo[5] + j]
+                _quote(b, l4 + 8, min(end, l3 + o[3]), qo, u1, u2, u4, u8, i)
         else:
-            status[i] = st
+            u1[B_STATUS, i] = st
 
 
-#: columns of the kernel's int64 scratch array
-_I_L3, _I_VER, _I_HLEN, _I_TOT, _I_PROTO, _I_L4, _I_FRAG, _I_MF, _I_V6ID, _I_TUN = range(10)
-_I_PAY, _I_VLAN, _I_MPLS, _I_THL, _I_QL3, _I_QVER, _I_QPROTO, _I_QL4, _I_QTOT, _I_QAVAIL = range(
-    10, 20
+@numba.njit(cache=True)
+def _quote(b: Any, qq: int, qend: int, qo: Any, u1: Any, u2: Any, u4: Any, u8: Any, i: int) -> None:
+    """The IP + transport header an ICMP error quotes at qq (up to qend): the q_* cells."""
+    qv = _byte(b, qq) >> 4
+    if qv != 4 and qv != 6:
+        return
+    qo[:] = 0
+    qs = _ip(b, qq, qend, qend, qv, False, qo, True)
+    if (qs & (_TRUNC | _MALF)) != 0 and qo[2] == 0:
+        return
+    ql3 = qo[0]
+    ver = int(qo[1]) if (qs & _MALF) == 0 else 0
+    if (ver == 4 and ql3 + 20 > qend) or (ver == 6 and ql3 + 40 > qend):
+        ver = 0
+    if ver == 0:
+        return
+    u1[B_QVER, i] = ver
+    _addresses(b, ql3, ver, u8, i, Q_QSRC_HI)
+    u4[D_QIPLEN, i] = qo[3]
+    qproto = int(qo[4])
+    u1[B_QPROTO, i] = qproto
+    if ver == 4:
+        u1[B_QTTL, i] = b[ql3 + 8]
+        u1[B_QDF, i] = (b[ql3 + 6] >> 6) & 1
+    else:
+        u1[B_QTTL, i] = b[ql3 + 7]
+    if qs & (_TRUNC | _MALF | _LATER):
+        return
+    ql4 = qo[5]
+    avail = qend - ql4  # transport bytes quoted (RFC 792: at least 8)
+    if ql4 > 0 and avail >= 4 and (qproto == P_TCP or qproto == P_UDP):
+        u2[W_QSPORT, i] = _be16(b, ql4)
+        u2[W_QDPORT, i] = _be16(b, ql4 + 2)
+        if avail >= 8 and qproto == P_TCP:
+            u1[B_QSEQOK, i] = 1
+            u4[D_QSEQ, i] = _be32(b, ql4 + 4)
+
+
+def _new_blocks(n: int) -> tuple[npt.NDArray[Any], ...]:
+    """Uninitialised blocks for n rows (the kernel writes every cell)."""
+    return (
+        np.empty((_N1, n), np.uint8),
+        np.empty((_N2, n), np.uint16),
+        np.empty((_N4, n), np.uint32),
+        np.empty((_N8, n), np.uint64),
+        np.empty((2, n, MAX_SACK_BLOCKS), np.uint32),
+    )
+
+
+#: (name, dtype) of the columns whose dtype differs from their block's (bool, int64)
+_RETYPED = tuple(
+    (name, np.dtype(COLUMN_BY_NAME[name].dtype))
+    for kind, names in _BLOCKS
+    for name in names
+    if np.dtype(COLUMN_BY_NAME[name].dtype) != np.dtype(kind)
 )
-_NINTS = 20
+_BLOCK_NAMES = tuple(name for _, names in _BLOCKS for name in names)
 
 
-def _view(rows: npt.NDArray[np.uint8], layout: L.Layout) -> npt.NDArray[Any]:
-    """Row array seen through a layout's structured dtype (no copy)."""
-    return rows.view(L.header_dtype(layout, rows.shape[1])).reshape(-1)
-
-
-def _addresses(
-    rows: npt.NDArray[np.uint8],
-    ver: npt.NDArray[np.int64],
-    cols: dict[str, npt.NDArray[Any]],
-    prefix: str,
-) -> None:
-    """`<prefix>src_hi`... from IP header rows: IPv4 mapped into ::ffff:0:0/96, IPv6 as is."""
-    v4 = ver == 4
-    v6 = ver == 6
-    r4 = _view(rows, L.IPV4)
-    r6 = _view(rows, L.IPV6)
-    mapped = np.uint64(0x0000_FFFF_0000_0000)
-    for name in ("src", "dst"):
-        a4 = L.field_values(r4, L.IPV4, name).astype(np.uint64)
-        cols[f"{prefix}{name}_hi"][:] = np.where(v6, L.field_values(r6, L.IPV6, f"{name}_hi"), 0)
-        cols[f"{prefix}{name}_lo"][:] = np.where(
-            v6, L.field_values(r6, L.IPV6, f"{name}_lo"), np.where(v4, mapped | a4, 0)
-        )
+def _columns(blocks: tuple[npt.NDArray[Any], ...]) -> dict[str, npt.NDArray[Any]]:
+    """The table's columns as rows of the blocks, each viewed with its schema dtype."""
+    rows: list[npt.NDArray[Any]] = []
+    for blk in blocks[:4]:
+        rows.extend(blk)  # iterating a 2-D array yields its rows as views
+    cols = dict(zip(_BLOCK_NAMES, rows, strict=True))
+    for name, dtype in _RETYPED:
+        cols[name] = cols[name].view(dtype)
+    cols["sack_left"] = blocks[4][0]
+    cols["sack_right"] = blocks[4][1]
+    return cols
 
 
 def dissect(batch: RecordBatch, *, name: str = "") -> PacketTable:
     """Decode every frame of `batch` into the columns of `PacketTable`."""
     n = len(batch)
-    cols = empty_columns(n)
-    cols["frame"][:] = batch.frame
-    cols["ts_ns"][:] = batch.ts_ns
-    cols["iface"][:] = batch.iface
-    cols["linktype"][:] = batch.linktype
-    cols["wire_len"][:] = batch.wire_len
-    cols["cap_len"][:] = batch.cap_len
-    if n == 0:
-        return PacketTable(cols)
-    status = np.zeros(n, np.uint8)
-    # scratch the kernel fills: int64 offsets/lengths, uint32 option values (TS, SACK
-    # edges are 32-bit sequence numbers)
-    ints = np.zeros((n, _NINTS), np.int64)
-    opts = np.zeros((n, 7), np.uint32)
-    sack = np.zeros((n, MAX_SACK_BLOCKS, 2), np.uint32)
-    iprow = np.zeros((n, L.IP_ROW), np.uint8)
-    l4row = np.zeros((n, L.L4_ROW), np.uint8)
-    qiprow = np.zeros((n, L.IP_ROW), np.uint8)
-    ql4row = np.zeros((n, L.QL4_ROW), np.uint8)
-    _walk(
-        batch.buf,
-        batch.data_offset.astype(np.int64),
-        batch.cap_len.astype(np.int64),
-        batch.wire_len.astype(np.int64),
-        batch.linktype.astype(np.int64),
-        _AF6,
-        status,
-        ints,
-        opts,
-        sack,
-        iprow,
-        l4row,
-        qiprow,
-        ql4row,
-    )
-    cols["status"][:] = status
-    hdr_ok = ints[:, _I_HLEN] > 0
-    ver = np.where(hdr_ok, ints[:, _I_VER], 0)
-    v4 = ver == 4
-    v6 = ver == 6
-    cols["ip_version"][:] = ver
-    cols["l3_offset"][:] = np.where(hdr_ok, ints[:, _I_L3] - batch.data_offset, 0)
-    cols["tunnelled"][:] = ints[:, _I_TUN] != 0
-    cols["vlan_depth"][:] = ints[:, _I_VLAN]
-    cols["mpls_depth"][:] = ints[:, _I_MPLS]
-    _addresses(iprow, ver, cols, "")
-    cols["ip_len"][:] = ints[:, _I_TOT]
-    cols["ip_hdr_len"][:] = ints[:, _I_HLEN]
-    cols["proto"][:] = np.where(hdr_ok, ints[:, _I_PROTO], 0)
-    cols["frag_offset"][:] = ints[:, _I_FRAG]
-    cols["more_fragments"][:] = ints[:, _I_MF] != 0
-    r4 = _view(iprow, L.IPV4)
-    cols["ttl"][:] = np.where(v6, iprow[:, 7], L.field_values(r4, L.IPV4, "ttl"))
-    cols["df"][:] = v4 & (L.field_values(r4, L.IPV4, "df") != 0)
-    cols["ip_id"][:] = np.where(v6, ints[:, _I_V6ID], L.field_values(r4, L.IPV4, "id"))
-
-    bad = (status & (_TRUNC | _MALF | _LATER)) != 0
-    proto = cols["proto"]
-    has_l4 = (ver > 0) & ~bad
-    cols["payload_len"][:] = np.where(has_l4, np.maximum(ints[:, _I_PAY], 0), 0)
-    tcp = has_l4 & (proto == P_TCP)
-    udp = has_l4 & (proto == P_UDP)
-    rt = _view(l4row, L.TCP)  # rows are zero where there is no transport header
-    cols["sport"][:] = L.field_values(rt, L.TCP, "sport")
-    cols["dport"][:] = L.field_values(rt, L.TCP, "dport")
-    if tcp.any():
-        for col, fld in (
-            ("seq", "seq"),
-            ("ack", "ack"),
-            ("tcp_flags", "flags"),
-            ("window", "window"),
-        ):
-            cols[col][:] = np.where(tcp, L.field_values(rt, L.TCP, fld), 0)
-        cols["tcp_hdr_len"][:] = np.where(tcp, ints[:, _I_THL], 0)
-        cols["opt_mss"][:] = opts[:, 0]
-        cols["opt_wscale"][:] = np.where(tcp, opts[:, 1], np.uint32(255))
-        cols["opt_sack_perm"][:] = opts[:, 2] != 0
-        cols["opt_has_ts"][:] = opts[:, 3] != 0
-        cols["opt_ts_val"][:] = opts[:, 4]
-        cols["opt_ts_ecr"][:] = opts[:, 5]
-        cols["sack_count"][:] = opts[:, 6]
-        cols["sack_left"][:] = sack[:, :, 0]
-        cols["sack_right"][:] = sack[:, :, 1]
-    icmp = has_l4 & ((proto == P_ICMP) | (proto == P_ICMPV6))
-    if icmp.any():
-        keep = tcp | udp
-        cols["sport"][:] = np.where(keep, cols["sport"], 0)
-        cols["dport"][:] = np.where(keep, cols["dport"], 0)
-        ri = _view(l4row, L.ICMP)
-        typ = L.field_values(ri, L.ICMP, "type")
-        code = L.field_values(ri, L.ICMP, "code")
-        cols["icmp_type"][:] = np.where(icmp, typ, 255)
-        cols["icmp_code"][:] = np.where(icmp, code, 255)
-        is6 = proto == P_ICMPV6
-        cols["icmp_mtu"][:] = np.where(
-            icmp & is6 & (typ == 2),
-            L.field_values(ri, L.ICMP, "mtu6"),
-            np.where(
-                icmp & ~is6 & (typ == 3) & (code == 4), L.field_values(ri, L.ICMP, "nexthop_mtu"), 0
-            ),
+    blocks = _new_blocks(n)
+    if n:
+        _walk(
+            batch.buf,
+            batch.data_offset,
+            batch.cap_len,
+            batch.wire_len,
+            batch.linktype,
+            batch.iface,
+            batch.ts_ns,
+            batch.frame,
+            _AF6,
+            *blocks,
         )
-        _quoted(qiprow, ql4row, ints, cols, icmp)
-    return PacketTable(cols)
-
-
-def _quoted(
-    qiprow: npt.NDArray[np.uint8],
-    ql4row: npt.NDArray[np.uint8],
-    ints: npt.NDArray[np.int64],
-    cols: dict[str, npt.NDArray[Any]],
-    icmp: npt.NDArray[np.bool_],
-) -> None:
-    """q_* columns: the IP and transport header an ICMP error quotes."""
-    qver = np.where(icmp, ints[:, _I_QVER], 0)
-    if not (qver > 0).any():
-        return
-    q = qver > 0
-    cols["q_version"][:] = qver
-    _addresses(qiprow, qver, cols, "q_")
-    cols["q_ip_len"][:] = np.where(q, ints[:, _I_QTOT], 0)
-    cols["q_proto"][:] = np.where(q, ints[:, _I_QPROTO], 0)
-    r4 = _view(qiprow, L.IPV4)
-    qv4 = qver == 4
-    cols["q_df"][:] = qv4 & (L.field_values(r4, L.IPV4, "df") != 0)
-    cols["q_ttl"][:] = np.where(qver == 6, qiprow[:, 7], L.field_values(r4, L.IPV4, "ttl"))
-    avail = ints[:, _I_QAVAIL]
-    qproto = ints[:, _I_QPROTO]
-    ports = q & (ints[:, _I_QL4] > 0) & (avail >= 4) & ((qproto == P_TCP) | (qproto == P_UDP))
-    pr = ql4row[:, :4].copy().view(">u2")
-    cols["q_sport"][:] = np.where(ports, pr[:, 0], 0)
-    cols["q_dport"][:] = np.where(ports, pr[:, 1], 0)
-    seq = ports & (avail >= 8) & (qproto == P_TCP)
-    cols["q_has_seq"][:] = seq
-    cols["q_seq"][:] = np.where(seq, ql4row[:, 4:8].copy().view(">u4").reshape(-1), 0)
+    return PacketTable(_columns(blocks))
