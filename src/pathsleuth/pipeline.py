@@ -15,11 +15,11 @@ from datetime import date
 
 from pathsleuth.capture.reader import Progress, iter_captures
 from pathsleuth.capture.summary import CaptureSummary, SummaryBuilder, check_decodable
-from pathsleuth.capture.table import concat, parse_addr
+from pathsleuth.capture.table import TableBuilder, parse_addr
 from pathsleuth.diagnose.engine import AnalysisResult, analyze_table, merge_all
 from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
 from pathsleuth.maillog.correlate import Match, correlate
-from pathsleuth.tcp.columns import for_analysis
+from pathsleuth.tcp.columns import ANALYSIS_COLUMNS, analysis_rows
 
 
 def decode_paths(
@@ -46,20 +46,20 @@ def analyze_paths(
     """Decode, rebuild connections and diagnose every capture in `paths`.
 
     Each capture is summarised chunk by chunk; only its TCP/ICMP rows and the columns the
-    analysis reads are kept until the whole capture is in (`tcp.columns.for_analysis`).
+    analysis reads are kept until the whole capture is in (`tcp.columns.analysis_rows`),
+    appended chunk by chunk into growing columns (`capture.table.TableBuilder`).
     `charts` adds the time-sequence points the HTML report draws."""
     results = []
     for path in paths:
         for cap in iter_captures(path):
             builder = SummaryBuilder(cap.name)
-            chunks = []
+            kept = TableBuilder(ANALYSIS_COLUMNS)
             for table in cap.tables(progress):
                 builder.add(table)
-                chunks.append(for_analysis(table))
+                kept.append(table, analysis_rows(table))
             summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
             check_decodable(summary)
-            table = concat(chunks)
-            del chunks
+            table = kept.finish()
             result = analyze_table(table, file=cap.name, charts=charts)
             result.files = [summary]
             results.append(result)

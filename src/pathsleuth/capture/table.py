@@ -221,6 +221,63 @@ def concat(tables: Sequence[PacketTable]) -> PacketTable:
     )
 
 
+class TableBuilder:
+    """Rows appended chunk by chunk into columns that grow in place: one copy per row
+    instead of keeping every chunk and concatenating them at the end (which needs both in
+    memory at once and copies everything again).
+
+    Capacity doubles; `ndarray.resize` reallocates, and glibc's realloc of a large block
+    remaps its pages (mremap) rather than copying them. Pages past the rows written are
+    never touched, so they cost address space, not memory. `finish` trims to the rows.
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._names = tuple(names)
+        self._cols: dict[str, npt.NDArray[Any]] = {}
+        self._n = 0
+        self._cap = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, table: PacketTable, rows: npt.NDArray[np.bool_] | None = None) -> None:
+        """Append `table`'s rows (those where `rows` is True, when given)."""
+        k = len(table) if rows is None else int(np.count_nonzero(rows))
+        if k == 0:
+            return
+        src = table.columns
+        if not self._cols:
+            self._cols = {
+                name: np.empty((max(k, 1024), *src[name].shape[1:]), src[name].dtype)
+                for name in self._names
+            }
+            self._cap = max(k, 1024)
+        if self._n + k > self._cap:
+            cap = self._cap
+            while cap < self._n + k:
+                cap *= 2
+            for col in self._cols.values():
+                col.resize((cap, *col.shape[1:]), refcheck=False)
+            self._cap = cap
+        lo, hi = self._n, self._n + k
+        for name, col in self._cols.items():
+            if rows is None:
+                col[lo:hi] = src[name]
+            else:
+                np.compress(rows, src[name], axis=0, out=col[lo:hi])
+        self._n = hi
+
+    def finish(self) -> PacketTable:
+        """The rows appended so far as a table; the builder is empty afterwards."""
+        if not self._cols:
+            return PacketTable({n: empty_columns(0)[n] for n in self._names})
+        for col in self._cols.values():
+            col.resize((self._n, *col.shape[1:]), refcheck=False)
+        out = PacketTable(self._cols)
+        self._cols, self._n, self._cap = {}, 0, 0
+        return out
+
+
 def iter_rows(table: PacketTable, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
     """Python tuples for a few columns: for reports and tests only, never the hot path."""
     cols = [table.columns[n] for n in names]

@@ -10,6 +10,9 @@ mention, so a new use cannot be forgotten here.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from pathsleuth.capture.table import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, PacketTable
 
 #: the PacketTable columns read by `pathsleuth.tcp` and `pathsleuth.diagnose`
@@ -58,16 +61,22 @@ ANALYSIS_COLUMNS: tuple[str, ...] = (
 )
 
 
+def analysis_rows(table: PacketTable) -> npt.NDArray[np.bool_] | None:
+    """Which rows the analysis keeps (TCP, ICMP, ICMPv6); None when it keeps them all."""
+    proto = table.columns["proto"]
+    keep = (table.columns["ip_version"] != 0) & (
+        (proto == IPPROTO_TCP) | (proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)
+    )
+    return None if bool(keep.all()) else keep
+
+
 def for_analysis(table: PacketTable) -> PacketTable:
     """The TCP, ICMP and ICMPv6 rows of `table`, with the `ANALYSIS_COLUMNS` only.
 
     Frame numbers travel in the ``frame`` column, so evidence still names the capture's
     frames after the cut."""
-    proto = table.columns["proto"]
-    keep = (table.columns["ip_version"] != 0) & (
-        (proto == IPPROTO_TCP) | (proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)
-    )
+    keep = analysis_rows(table)
     cols = table.columns
-    if bool(keep.all()):
+    if keep is None:
         return PacketTable({name: cols[name] for name in ANALYSIS_COLUMNS})
     return PacketTable({name: cols[name][keep] for name in ANALYSIS_COLUMNS})

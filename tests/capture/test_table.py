@@ -1,0 +1,42 @@
+"""`TableBuilder`: appending chunks equals concatenating their selected rows."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pathsleuth.capture.table import PacketTable, TableBuilder, concat, empty_columns
+
+NAMES = ("frame", "src_hi", "df", "sack_left")
+
+
+def chunk(start: int, n: int) -> PacketTable:
+    cols = empty_columns(n)
+    cols["frame"][:] = np.arange(start, start + n)
+    cols["src_hi"][:] = np.arange(n, dtype=np.uint64) * np.uint64(7) + np.uint64(start)
+    cols["df"][:] = np.arange(n) % 3 == 0
+    cols["sack_left"][:] = np.arange(4 * n, dtype=np.uint32).reshape(n, 4)
+    return PacketTable(cols)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3000), st.booleans()), max_size=12))
+def test_append_equals_concat_of_the_kept_rows(parts: list[tuple[int, bool]]) -> None:
+    b = TableBuilder(NAMES)
+    expect = []
+    start = 1
+    for n, masked in parts:
+        t = chunk(start, n)
+        start += n
+        rows = (t.frame % 2 == 0) if masked else None
+        b.append(t, rows)
+        kept = t if rows is None else t.take(rows)
+        expect.append(PacketTable({k: kept.columns[k] for k in NAMES}))
+    got = b.finish()
+    want = concat(expect) if expect else PacketTable({k: empty_columns(0)[k] for k in NAMES})
+    assert set(got.columns) == set(NAMES)
+    assert len(got) == len(want) == len(b) + len(got)  # the builder is empty after finish
+    for k in NAMES:
+        assert got.columns[k].dtype == want.columns[k].dtype
+        np.testing.assert_array_equal(got.columns[k], want.columns[k])
