@@ -92,3 +92,26 @@ def test_grouped_searchsorted_general_path_for_huge_values() -> None:
     assert left.tolist() == [1, 3, 4]
     assert right.tolist() == [1, 4, 4]
     assert in_group(left, tg, qg).tolist() == [True, True, False]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, (1 << 32) - 1)), min_size=0, max_size=60
+    ).map(lambda xs: sorted(xs, key=lambda x: x[0])),
+    st.lists(st.integers(0, (1 << 32) - 1), min_size=5, max_size=5),
+)
+def test_unwrap32_is_the_cumulative_signed_step(
+    xs: list[tuple[int, int]], bases: list[int]
+) -> None:
+    from pathsleuth.tcp.groups import first_of_group, unwrap32
+
+    g, v = _split(xs)
+    starts = np.flatnonzero(first_of_group(g))
+    start_base = np.array([bases[int(g[i])] for i in starts], dtype=np.int64)
+    got = unwrap32(v, g, start_base)
+    for i in range(len(xs)):
+        prev = [j for j in range(i) if g[j] == g[i]]
+        step = int(signed32(np.array([v[i] - (v[prev[-1]] if prev else bases[int(g[i])])]))[0])
+        want = (int(got[prev[-1]]) if prev else 0) + step
+        assert got[i] == want
+        assert (int(v[i]) - want - (bases[int(g[i])])) % (1 << 32) == 0  # same residue

@@ -28,8 +28,7 @@ from pathsleuth.tcp.groups import (
     first_index,
     first_of_group,
     group_bounds,
-    seg_cumsum,
-    signed32,
+    unwrap32,
 )
 
 Arr = npt.NDArray[Any]
@@ -263,12 +262,7 @@ def _unwrap(ct: ConnectionTable) -> None:
     h["base"] = base
     h["syn_idx"] = fi_syn
     # relative sequence numbers: cumulative signed steps, first step measured from base
-    first = first_of_group(half)
-    d = np.empty(len(seq), dtype=np.int64)
-    if len(seq):
-        d[1:] = signed32(seq[1:] - seq[:-1])
-        d[first] = signed32(seq[first] - base[half[first]])
-    rel = seg_cumsum(d, half)
+    rel = unwrap32(seq, half, base[half[first_of_group(half)]])
     p["rel_seq"] = rel
     payload = p["payload_len"].astype(np.int64)
     seg_len = payload + syn + ((flags & _FIN) != 0)
@@ -280,15 +274,12 @@ def _unwrap(ct: ConnectionTable) -> None:
     ai = np.flatnonzero(ackf)
     rel_ack = np.zeros(len(seq), dtype=np.int64)
     if len(ai):
-        ack = p["ack"][ai].astype(np.int64)
+        ack = p["ack"][ai]
         ah = half[ai]
-        other = ah ^ 1
-        afirst = first_of_group(ah)
-        other_base = np.where(present[other], base[other], ack)
-        da = np.empty(len(ai), dtype=np.int64)
-        da[1:] = signed32(ack[1:] - ack[:-1])
-        da[afirst] = signed32(ack[afirst] - other_base[afirst])
-        rel_ack[ai] = seg_cumsum(da, ah)
+        afirst = np.flatnonzero(first_of_group(ah))
+        other = ah[afirst] ^ 1
+        other_base = np.where(present[other], base[other], ack[afirst])
+        rel_ack[ai] = unwrap32(ack, ah, other_base)
     p["rel_ack"] = rel_ack
     # handshake options per half from its first SYN
     si = p["row"][np.clip(fi_syn, 0, None)] if len(seq) else np.zeros(nh, np.int64)

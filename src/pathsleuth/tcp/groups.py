@@ -2,14 +2,16 @@
 
 Packets are kept sorted by a group id (a connection direction, "half") and capture order,
 so per-group running maxima, first/last members and searches become a handful of whole
-array operations instead of a Python loop per packet. Everything here is pure and
-allocation-bounded (a few arrays the size of the input).
+array operations instead of a Python loop per packet; the segmented scans, which NumPy
+can only express as several passes, are one-pass numba loops. Everything here is pure
+and allocation-bounded (a few arrays the size of the input).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -43,45 +45,74 @@ def first_of_group(gid: I64) -> Bool:
     return out
 
 
+@numba.njit(cache=True)
+def _seg_cumsum(v: Any, gid: Any, out: Any) -> None:
+    acc = np.int64(0)
+    for i in range(len(v)):
+        if i == 0 or gid[i] != gid[i - 1]:
+            acc = np.int64(0)
+        acc += v[i]
+        out[i] = acc
+
+
 def seg_cumsum(v: I64, gid: I64) -> I64:
-    """Inclusive cumulative sum restarting at each group (input sorted by `gid`)."""
-    if len(v) == 0:
-        return v.copy()
-    c = np.cumsum(v)
-    starts = first_of_group(gid)
-    base = np.maximum.accumulate(np.where(starts, np.arange(len(v)), 0))
-    out: I64 = c - (c[base] - v[base])
+    """Inclusive cumulative sum restarting at each group (input sorted by `gid`).
+
+    A segmented scan needs a handful of whole-array passes in NumPy; numba does it in one
+    (this and `seg_cummax` run over every packet several times per analysis)."""
+    out = np.empty(len(v), dtype=np.int64)
+    _seg_cumsum(np.asarray(v, dtype=np.int64), gid, out)
     return out
+
+
+@numba.njit(cache=True)
+def _seg_cummax(v: Any, gid: Any, exclusive: bool, fill: int, out: Any) -> None:
+    run = np.int64(0)
+    for i in range(len(v)):
+        first = i == 0 or gid[i] != gid[i - 1]
+        x = np.int64(v[i])
+        if exclusive:
+            out[i] = fill if first else run
+        if first or x > run:
+            run = x
+        if not exclusive:
+            out[i] = run
 
 
 def seg_cummax(v: I64, gid: I64, *, exclusive: bool = False, fill: int = -(1 << 62)) -> I64:
     """Running maximum restarting at each group (input sorted by `gid`).
 
-    Done with one global `maximum.accumulate` after lifting each group above the
-    previous one: values are shifted by the group's minimum and offset by the sum of
-    the earlier groups' ranges, so no group can see a larger value from before it.
     With `exclusive`, element i gets the maximum of the group's elements before i
-    (`fill` for the first element of a group).
-    """
-    n = len(v)
-    if n == 0:
-        return v.copy()
-    starts_mask = first_of_group(gid)
-    starts = np.flatnonzero(starts_mask)
-    gmin = np.minimum.reduceat(v, starts)
-    gmax = np.maximum.reduceat(v, starts)
-    span = gmax - gmin + 1
-    offset = np.concatenate(([0], np.cumsum(span)[:-1]))
-    rank = np.cumsum(starts_mask) - 1
-    lifted = v - gmin[rank] + offset[rank]
-    run = np.maximum.accumulate(lifted) - offset[rank] + gmin[rank]
-    if not exclusive:
-        out: I64 = run
-        return out
-    ex = np.empty(n, dtype=np.int64)
-    ex[1:] = run[:-1]
-    ex[starts_mask] = fill
-    return ex
+    (`fill` for the first element of a group)."""
+    out = np.empty(len(v), dtype=np.int64)
+    _seg_cummax(np.asarray(v, dtype=np.int64), gid, exclusive, fill, out)
+    return out
+
+
+@numba.njit(cache=True)
+def _unwrap32(v: Any, gid: Any, start_base: Any, out: Any) -> None:
+    acc = np.int64(0)
+    k = -1
+    for i in range(len(v)):
+        x = np.int64(v[i])
+        if i == 0 or gid[i] != gid[i - 1]:
+            k += 1
+            d = x - np.int64(start_base[k])
+            acc = np.int64(0)
+        else:
+            d = x - np.int64(v[i - 1])
+        acc += ((d + SEQ_HALF) & (SEQ_MOD - 1)) - SEQ_HALF
+        out[i] = acc
+
+
+def unwrap32(v: I64, gid: I64, start_base: I64) -> I64:
+    """32-bit sequence-space values made relative and unwrapped per group (input sorted
+    by `gid`): a group's first value is measured from its entry in `start_base` (one per
+    run of equal `gid`, in order), each later one adds the signed step from its
+    predecessor (`signed32`), so the result counts across 2^32 wraps."""
+    out = np.empty(len(v), dtype=np.int64)
+    _unwrap32(v, gid, np.asarray(start_base, dtype=np.int64), out)
+    return out
 
 
 def grouped_searchsorted(tg: I64, tv: I64, qg: I64, qv: I64, *, side: str = "left") -> I64:
