@@ -149,3 +149,42 @@ def test_lazy_columns_follow_connection_order() -> None:
         pass
     else:
         raise AssertionError("unknown column must raise KeyError")
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(1, 3), st.integers(1, 3)),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_property_flows_are_unordered_endpoint_pairs(pkts: list[tuple[int, int, int, int]]) -> None:
+    """Without SYNs nothing splits: one connection per unordered pair of (address, port)
+    endpoints, whichever direction each packet goes, and every connection's packets carry
+    its two endpoints."""
+    from pathsleuth.capture.table import PacketTable, empty_columns
+
+    addrs = [(0, 0xFFFF_0000_0000 | 0x0A000001), (0, 0xFFFF_0000_0000 | 0x0A000002)]
+    addrs += [(0x20010DB8 << 32, 1), (0x20010DB8 << 32, 2)]  # high halves differ from v4
+    n = len(pkts)
+    cols = empty_columns(n)
+    cols["frame"][:] = np.arange(1, n + 1)
+    cols["ip_version"][:] = 4
+    cols["proto"][:] = 6
+    cols["tcp_flags"][:] = 0x10
+    for i, (a, b, sp, dp) in enumerate(pkts):
+        cols["src_hi"][i], cols["src_lo"][i] = addrs[a]
+        cols["dst_hi"][i], cols["dst_lo"][i] = addrs[b]
+        cols["sport"][i], cols["dport"][i] = sp, dp
+    ct = build_connections(PacketTable(cols))
+    pairs = {frozenset([(a, sp), (b, dp)]) for a, b, sp, dp in pkts}
+    assert ct.n_conn == len(pairs)
+    for conn in range(ct.n_conn):
+        ends = {
+            (int(ct.c["cli_hi"][conn]), int(ct.c["cli_lo"][conn]), int(ct.c["cli_port"][conn])),
+            (int(ct.c["srv_hi"][conn]), int(ct.c["srv_lo"][conn]), int(ct.c["srv_port"][conn])),
+        }
+        rows = ct.p["row"][ct.p["conn"] == conn]
+        for r in rows.tolist():
+            a, b, sp, dp = pkts[r]
+            assert {(*addrs[a], sp), (*addrs[b], dp)} == ends

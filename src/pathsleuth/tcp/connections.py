@@ -6,8 +6,9 @@ ISN) or a SYN after FIN/RST reuses the ports, decides who initiated each connect
 re-sorts the packets by *half* (one direction of one connection: ``half = 2 * conn +
 dir``, dir 0 = initiator -> responder) and capture order. Sequence and acknowledgment
 numbers are unwrapped mod 2^32 per half, relative to the ISN (or to the first sequence
-number seen when the capture starts mid-connection). All of it is NumPy sorting and
-grouping; no Python loop touches packets.
+number seen when the capture starts mid-connection). Flows are numbered by one numba
+hash pass (`_flow_ids`) and ordered by a counting sort; the rest is NumPy grouping. No
+Python loop touches packets.
 
 The result, a `ConnectionTable`, is handed to `tcp.directions` (per-direction loss and
 ACK analysis), `tcp.icmp` (ICMP error correlation) and `tcp.summary` (per-connection
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -46,6 +48,8 @@ _SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), i
 
 #: packet columns every analysis reads: gathered eagerly into the connection order; any
 #: other PacketTable column is gathered on first use (`LazyColumns`)
+#: (source, destination) column pairs of an endpoint: address halves and port
+_ENDPOINT_COLS = (("src_hi", "dst_hi"), ("src_lo", "dst_lo"), ("sport", "dport"))
 _COPIED = ("ts_ns", "seq", "ack", "payload_len", "window", "ttl", "df", "ip_len")
 
 
@@ -97,16 +101,6 @@ class ConnectionTable:
         return slice(int(self.h["start"][half]), int(self.h["end"][half]))
 
 
-def _lex_less(a: list[Arr], b: list[Arr]) -> npt.NDArray[np.bool_]:
-    """Element-wise lexicographic a < b over parallel key columns."""
-    less = np.zeros(len(a[0]), dtype=bool)
-    decided = np.zeros(len(a[0]), dtype=bool)
-    for x, y in zip(a, b, strict=True):
-        less |= ~decided & (x < y)
-        decided |= x != y
-    return less
-
-
 def tcp_rows(table: PacketTable) -> I64:
     """Indices of the packets the tcp stage can use (decoded TCP header, first fragment)."""
     mask = (
@@ -118,32 +112,95 @@ def tcp_rows(table: PacketTable) -> I64:
     return out
 
 
-_MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
 
 
-def _flow_order(lo: list[Arr], hi: list[Arr]) -> I64:
-    """Permutation grouping equal canonical 4-tuples, capture order kept inside a group.
+@numba.njit(cache=True, inline="always")
+def _mix(x: Any) -> Any:
+    """splitmix64's finaliser: a bijection on 64 bits."""
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
 
-    A stable argsort of a 64-bit mix of the key is much cheaper than a 7-key lexsort; if
-    two different 4-tuples ever share a mix value (checked exactly), fall back to lexsort."""
-    n = len(lo[0])
-    with np.errstate(over="ignore"):
-        m = [np.uint64(x) for x in _MIX]
-        k = lo[0] * m[0] ^ lo[1]
-        k = k * m[1] ^ hi[0]
-        k = k * m[2] ^ hi[1]
-        k = k * m[3] ^ ((lo[2] << np.uint64(16)) | hi[2])
-        k = (k ^ (k >> np.uint64(29))) * m[0]
-    order: I64 = np.argsort(k, kind="stable").astype(np.int64)
-    if n > 1:
-        ks = k[order]
-        same_mix = ks[1:] == ks[:-1]
-        same_key = np.ones(n - 1, dtype=bool)
-        for col in (*lo, *hi):
-            c = col[order]
-            same_key &= c[1:] == c[:-1]
-        if np.any(same_mix & ~same_key):
-            order = np.lexsort((np.arange(n), hi[2], hi[1], hi[0], lo[2], lo[1], lo[0]))
+
+@numba.njit(cache=True)
+def _flow_ids(
+    rows: Any,
+    src_hi: Any,
+    src_lo: Any,
+    sport: Any,
+    dst_hi: Any,
+    dst_lo: Any,
+    dport: Any,
+    fid: Any,
+    src_is_lo: Any,
+) -> int:
+    """Number each packet's 4-tuple (either direction) by first appearance; returns the
+    number of flows. An open-addressing table keyed by a hash of the canonical tuple
+    (the lexicographically smaller endpoint first), with exact comparison of the keys,
+    so two flows never merge whatever their hashes."""
+    n = len(rows)
+    cap = 16
+    while cap < 2 * n:
+        cap *= 2
+    mask = np.uint64(cap - 1)
+    slot = np.full(cap, -1, np.int64)
+    keys = np.empty((n, 6), np.uint64)
+    nflows = 0
+    for i in range(n):
+        r = rows[i]
+        a0, a1, a2 = src_hi[r], src_lo[r], np.uint64(sport[r])
+        b0, b1, b2 = dst_hi[r], dst_lo[r], np.uint64(dport[r])
+        # src is "lo" unless dst < src (lexicographic over address halves, then port)
+        dst_less = b0 < a0 or (b0 == a0 and (b1 < a1 or (b1 == a1 and b2 < a2)))
+        src_is_lo[i] = not dst_less
+        if dst_less:
+            a0, a1, a2, b0, b1, b2 = b0, b1, b2, a0, a1, a2
+        h = _mix(_mix(_mix(_mix(a0) ^ a1) ^ ((a2 << np.uint64(16)) | b2)) ^ b0) ^ b1
+        h = _mix(h) & mask
+        while True:
+            f = slot[h]
+            if f < 0:
+                slot[h] = nflows
+                keys[nflows, 0] = a0
+                keys[nflows, 1] = a1
+                keys[nflows, 2] = a2
+                keys[nflows, 3] = b0
+                keys[nflows, 4] = b1
+                keys[nflows, 5] = b2
+                fid[i] = nflows
+                nflows += 1
+                break
+            k = keys[f]
+            if (
+                k[0] == a0
+                and k[1] == a1
+                and k[2] == a2
+                and k[3] == b0
+                and k[4] == b1
+                and k[5] == b2
+            ):
+                fid[i] = f
+                break
+            h = (h + np.uint64(1)) & mask
+    return nflows
+
+
+@numba.njit(cache=True)
+def _stable_order(ids: Any, nids: int) -> Any:
+    """Permutation sorting `ids` (0 <= id < nids), equal ids in input order (counting
+    sort: two passes, where a comparison sort of random keys costs ~20)."""
+    start = np.zeros(nids + 1, np.int64)
+    for x in ids:
+        start[x + 1] += 1
+    for k in range(nids):
+        start[k + 1] += start[k]
+    order = np.empty(len(ids), np.int64)
+    for i in range(len(ids)):
+        x = ids[i]
+        order[start[x]] = i
+        start[x] += 1
     return order
 
 
@@ -153,26 +210,21 @@ def build_connections(table: PacketTable) -> ConnectionTable:
     n = len(rows)
     tc = table.columns
     flags = tc["tcp_flags"][rows].astype(np.int64)
-    src = [tc["src_hi"][rows], tc["src_lo"][rows], tc["sport"][rows].astype(np.uint64)]
-    dst = [tc["dst_hi"][rows], tc["dst_lo"][rows], tc["dport"][rows].astype(np.uint64)]
-    src_is_lo = ~_lex_less(dst, src)  # the lexicographically smaller endpoint is "lo"
-    lo = [np.where(src_is_lo, s, d) for s, d in zip(src, dst, strict=True)]
-    hi = [np.where(src_is_lo, d, s) for s, d in zip(src, dst, strict=True)]
-    del src, dst
-    order = _flow_order(lo, hi)
-    lo = [x[order] for x in lo]
-    hi = [x[order] for x in hi]
+    # flows (4-tuples), numbered by first packet; the lexicographically smaller endpoint
+    # of each is "lo"
+    fid = np.empty(n, np.int64)
+    src_is_lo = np.empty(n, np.bool_)
+    args: list[Any] = [rows]
+    args += [tc[k] for k in ("src_hi", "src_lo", "sport", "dst_hi", "dst_lo", "dport")]
+    args += [fid, src_is_lo]
+    nflows = _flow_ids(*args)
+    order = _stable_order(fid, nflows)
     f_flags = flags[order]
     f_seq = tc["seq"][rows[order]].astype(np.int64)
     f_src_is_lo = src_is_lo[order]
 
-    # --- flows (4-tuples) and connections (split on port reuse) -----------------------
-    flow_start = np.ones(n, dtype=bool)
-    if n > 1:
-        same = np.ones(n - 1, dtype=bool)
-        for k in (*lo, *hi):
-            same &= k[1:] == k[:-1]
-        flow_start[1:] = ~same
+    # --- connections (a flow split on port reuse) ----------------------------------------
+    flow_start = first_of_group(fid[order])
     pos = np.arange(n, dtype=np.int64)
     flow_first = np.maximum.accumulate(np.where(flow_start, pos, 0))
     syn_only = ((f_flags & _SYN) != 0) & ((f_flags & _ACK) == 0)
@@ -195,8 +247,13 @@ def build_connections(table: PacketTable) -> ConnectionTable:
     fi_syn = first_index(syn_only, conn_sorted, n_conn)
     fi_synack = first_index(synack, conn_sorted, n_conn)
     cstart = np.flatnonzero(conn_start)
-    lo_port = lo[2][cstart].astype(np.int64)
-    hi_port = hi[2][cstart].astype(np.int64)
+    # the endpoints of each connection, from its first packet
+    r0 = rows[order[cstart]]
+    s0 = f_src_is_lo[cstart]
+    lo = [np.where(s0, tc[a][r0], tc[b][r0]) for a, b in _ENDPOINT_COLS]
+    hi = [np.where(s0, tc[b][r0], tc[a][r0]) for a, b in _ENDPOINT_COLS]
+    lo_port = lo[2].astype(np.int64)
+    hi_port = hi[2].astype(np.int64)
     # no handshake seen: the endpoint with the lower port is the server (Zeek does the same)
     client_is_lo = np.where(lo_port != hi_port, lo_port > hi_port, f_src_is_lo[cstart])
     has_synack = fi_synack >= 0
@@ -232,8 +289,8 @@ def build_connections(table: PacketTable) -> ConnectionTable:
 
     c: dict[str, Arr] = {}
     for name, idx in (("hi", 0), ("lo", 1)):
-        c[f"cli_{name}"] = np.where(client_is_lo, lo[idx][cstart], hi[idx][cstart])
-        c[f"srv_{name}"] = np.where(client_is_lo, hi[idx][cstart], lo[idx][cstart])
+        c[f"cli_{name}"] = np.where(client_is_lo, lo[idx][inv], hi[idx][inv])
+        c[f"srv_{name}"] = np.where(client_is_lo, hi[idx][inv], lo[idx][inv])
     c["cli_port"] = np.where(client_is_lo, lo_port, hi_port)
     c["srv_port"] = np.where(client_is_lo, hi_port, lo_port)
     c["oriented"] = oriented
