@@ -21,6 +21,7 @@ Conventions every consumer relies on:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntFlag
@@ -303,9 +304,14 @@ def is_v4mapped(hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]) -> npt.N
 
 def format_addr(hi: int, lo: int) -> str:
     """One address as text (for reports): dotted quad for IPv4-mapped, RFC 5952 for IPv6."""
+    return _format_addr(int(hi), int(lo))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _format_addr(hi: int, lo: int) -> str:
+    # cached: a report names the same few endpoints thousands of times
     import ipaddress
 
-    hi, lo = int(hi), int(lo)
     if hi == 0 and (lo >> 32) == 0xFFFF:
         return str(ipaddress.IPv4Address(lo & 0xFFFFFFFF))
     return str(ipaddress.IPv6Address((hi << 64) | lo))
