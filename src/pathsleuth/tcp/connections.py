@@ -272,17 +272,18 @@ def build_connections(table: PacketTable) -> ConnectionTable:
     lo_port, hi_port = lo_port[inv], hi_port[inv]
 
     f_dir = (f_src_is_lo != client_is_lo[conn_sorted]).astype(np.int64)
-    f_half = 2 * conn_sorted + f_dir
-    # one composite int64 key (half, capture row): rows < len(table), halves < 2 n
-    order2 = np.argsort(f_half * (len(table) + 1) + rows[order])
-    final = order[order2]
+    # (half, capture order): a stable counting sort by half of the packets in capture
+    # order (`rows` ascend), so no comparison sort is needed
+    half_t = np.empty(n, dtype=np.int64)
+    half_t[order] = 2 * conn_sorted + f_dir
+    final = _stable_order(half_t, 2 * n_conn)
     frows = rows[final]
     p = LazyColumns(table, frows)
     for colname in _COPIED:
         p[colname] = tc[colname][frows]
-    p["conn"] = conn_sorted[order2]
-    p["dir"] = f_dir[order2]
-    half = f_half[order2]
+    half = half_t[final]
+    p["conn"] = half >> 1
+    p["dir"] = half & 1
     p["half"] = half
     flags = flags[final]
     p["flags"] = flags
