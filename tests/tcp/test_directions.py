@@ -213,3 +213,22 @@ def test_karn_clean_matches_the_definition(args: tuple[np.ndarray, ...]) -> None
             for j in range(len(half))
         )
         assert bool(got[i]) == expected, i
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(-(1 << 40), 1 << 40)), max_size=50),
+    st.booleans(),
+)
+def test_order_by_half_then_value_is_a_stable_lexsort(
+    xs: list[tuple[int, int]], huge: bool
+) -> None:
+    from pathsleuth.tcp.directions import _by_half_then_value
+
+    xs = sorted(xs, key=lambda x: x[0])  # input is in (half, capture order) order
+    g = np.array([x[0] for x in xs], dtype=np.int64)
+    v = np.array([x[1] for x in xs], dtype=np.int64)
+    if huge and len(v):  # keys beyond 62 bits take the lexsort path
+        v[0] = -(1 << 62)
+        v[-1] = 1 << 62
+    want = np.lexsort((np.arange(len(g)), v, g))
+    np.testing.assert_array_equal(_by_half_then_value(g, v), want)

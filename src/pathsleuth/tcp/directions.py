@@ -29,6 +29,9 @@ running maxima and grouped searches over the (half, capture order)-sorted packet
 
 from __future__ import annotations
 
+from typing import Any
+
+import numba
 import numpy as np
 
 from pathsleuth.capture.table import TcpFlag
@@ -75,44 +78,70 @@ def initial_ttl(ttl: I64) -> I64:
     return out
 
 
+@numba.njit(cache=True)
+def _karn_walk(
+    cand: Any, ack_row: Any, resend: Any, half: Any, row: Any, rel: Any, end: Any, rounds: int
+) -> Any:
+    n = len(half)
+    # position of the next resend in the same half after each packet; n + 1 when none
+    nxt = np.empty(n, np.int64)
+    last = n + 1
+    for i in range(n - 1, -1, -1):
+        if i == n - 1 or half[i] != half[i + 1]:
+            last = n + 1
+        nxt[i] = last
+        if resend[i]:
+            last = i
+    clean = np.ones(len(cand), np.bool_)
+    for k in range(len(cand)):
+        c = cand[k]
+        j = nxt[c]
+        seen = 0
+        while j < n:
+            if seen == rounds:  # undecided: never credit a size that may not have got through
+                clean[k] = False
+                break
+            seen += 1
+            if row[j] >= ack_row[k]:  # the chain passed the covering ACK
+                break
+            if rel[j] < end[c] and end[j] > rel[c]:  # an overlapping resend before it
+                clean[k] = False
+                break
+            j = nxt[j]
+    return clean
+
+
 def _karn_clean(
     acked: np.ndarray, ack_pos: I64, resend: np.ndarray, half: I64, row: I64, rel: I64, end: I64
 ) -> np.ndarray:
     """Acknowledged transmissions with no overlapping resend before their covering ACK.
 
     Packets are sorted by (half, capture order). Each candidate walks the chain of later
-    resends in its half (`nxt`: the next resend after each packet), one vectorised step
-    per round for all candidates at once, until a resend overlaps it (not clean) or the
-    chain passes its ACK (clean). Rounds = the most resends any transmission has in
-    flight before its ACK; `MAX_KARN_ROUNDS` bounds it, and candidates still undecided
-    then count as not clean (never credit a size that may not have got through)."""
-    n = len(half)
-    pos = np.arange(n, dtype=np.int64)
-    none = -(n + 1)
-    after = seg_cummax(np.where(resend, -pos, none)[::-1], half[::-1], exclusive=True, fill=none)
-    nxt = -after[::-1]  # position of the next resend in the same half; n + 1 when none
+    resends in its half until a resend overlaps it (not clean) or the chain passes its
+    ACK (clean); `MAX_KARN_ROUNDS` resends bound each walk, and a candidate still
+    undecided then counts as not clean. One numba pass: the walk is a pointer chase."""
     cand = np.flatnonzero(acked)
     ack_row = row[ack_pos[cand]]
-    clean = np.ones(len(cand), dtype=bool)
-    j = nxt[cand]
-    live = np.flatnonzero(j < n)
-    for _ in range(MAX_KARN_ROUNDS):
-        if len(live) == 0:
-            break
-        jj = j[live]
-        before_ack = row[jj] < ack_row[live]
-        c = cand[live]
-        overlap = before_ack & (rel[jj] < end[c]) & (end[jj] > rel[c])
-        clean[live[overlap]] = False
-        j[live] = nxt[jj]
-        go = before_ack & ~overlap
-        live = live[go]
-        live = live[j[live] < n]
-    else:
-        clean[live] = False
-    out = np.zeros(n, dtype=bool)
+    clean = _karn_walk(cand, ack_row, resend, half, row, rel, end, MAX_KARN_ROUNDS)
+    out = np.zeros(len(half), dtype=bool)
     out[cand] = clean
     return out
+
+
+def _by_half_then_value(g: I64, v: I64) -> I64:
+    """Stable order by (g, v) of elements already in (g, capture order) order.
+
+    Within a half, sequence numbers mostly rise with capture order, so a stable sort of
+    one composite key is a merge of long runs (timsort), far cheaper than a 3-key
+    lexsort; the lexsort remains for keys that would not fit in 62 bits."""
+    if len(g) == 0:
+        return np.zeros(0, dtype=np.int64)
+    vmin = int(v.min())
+    span = int(v.max()) - vmin + 1
+    if (int(g.max()) + 1) * span < (1 << 62):
+        out: I64 = np.argsort(g * span + (v - vmin), kind="stable").astype(np.int64)
+        return out
+    return np.lexsort((np.arange(len(g)), v, g)).astype(np.int64)
 
 
 def analyse_directions(ct: ConnectionTable) -> None:
@@ -157,7 +186,7 @@ def analyse_directions(ct: ConnectionTable) -> None:
 
     # --- repeated starts -----------------------------------------------------------------
     si = np.flatnonzero(seqspace)
-    o = np.lexsort((row[si], rel[si], half[si]))
+    o = _by_half_then_value(half[si], rel[si])
     s_sorted = si[o]
     same_prev = np.zeros(len(s_sorted), dtype=bool)
     if len(s_sorted) > 1:
