@@ -115,39 +115,52 @@ def unwrap32(v: I64, gid: I64, start_base: I64) -> I64:
     return out
 
 
+@numba.njit(cache=True)
+def _grouped_searchsorted(tg: Any, tv: Any, qg: Any, qv: Any, right: bool, out: Any) -> None:
+    nt = len(tg)
+    for k in range(len(qg)):
+        g = qg[k]
+        v = qv[k]
+        # the group's slice [lo, hi) of the targets: first index with tg >= g, then > g
+        lo, hi = 0, nt
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if tg[mid] < g:
+                lo = mid + 1
+            else:
+                hi = mid
+        end = lo
+        hi = nt
+        while end < hi:
+            mid = (end + hi) >> 1
+            if tg[mid] <= g:
+                end = mid + 1
+            else:
+                hi = mid
+        # inside it, the first value >= v ("left") or > v ("right")
+        hi = end
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if tv[mid] < v or (right and tv[mid] == v):
+                lo = mid + 1
+            else:
+                hi = mid
+        out[k] = lo
+
+
 def grouped_searchsorted(tg: I64, tv: I64, qg: I64, qv: I64, *, side: str = "left") -> I64:
     """`searchsorted` of each query inside its own group of a (group, value)-sorted target.
 
     Returns, for every query, the global index of the first target of the query's group
     with value >= qv (side "left") or > qv (side "right"); when there is none, the index
-    just past the group (the caller checks `idx < len(t)` and `tg[idx] == qg`).
+    just past the group (the caller checks `idx < len(t)` and `tg[idx] == qg`). Three
+    binary searches per query in numba: no composite keys, whatever the value range.
     """
-    nt, nq = len(tg), len(qg)
-    if nq == 0:
-        return np.zeros(0, dtype=np.int64)
-    if nt == 0:
-        return np.zeros(nq, dtype=np.int64)
-    vmin = min(int(tv.min()), int(qv.min()))
-    span = max(int(tv.max()), int(qv.max())) - vmin + 1
-    gmax = max(int(tg.max()), int(qg.max())) + 1
-    if gmax * span < (1 << 62) and min(int(tg.min()), int(qg.min())) >= 0:
-        # fast path: one composite int64 key, sorted the same way as (group, value)
-        tk = tg * span + (tv - vmin)
-        qk = qg * span + (qv - vmin)
-        fast: I64 = np.searchsorted(tk, qk, side=side).astype(np.int64)  # type: ignore[call-overload]
-        return fast
-    # general path: queries sort before equal targets for "left", after them for "right"
-    kind_t, kind_q = (1, 0) if side == "left" else (0, 1)
-    g = np.concatenate((tg, qg))
-    v = np.concatenate((tv, qv))
-    k = np.concatenate((np.full(nt, kind_t, np.int8), np.full(nq, kind_q, np.int8)))
-    order = np.lexsort((k, v, g))
-    is_t = order < nt
-    before: I64 = np.cumsum(is_t) - is_t  # targets strictly before each merged position
-    pos_of = np.empty(nt + nq, dtype=np.int64)
-    pos_of[order] = np.arange(nt + nq)
-    idx: I64 = before[pos_of[nt:]].astype(np.int64)
-    return idx
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+    out = np.empty(len(qg), dtype=np.int64)
+    _grouped_searchsorted(tg, tv, qg, qv, side == "right", out)
+    return out
 
 
 def in_group(idx: I64, tg: I64, qg: I64) -> Bool:
