@@ -3,8 +3,9 @@
     worker.py decode FILE    read + dissect every chunk, fold the decode summary
     worker.py analyze FILE   full analysis: decode + connections + diagnosis
 
-The numba kernels are compiled (or loaded from cache) on a tiny capture first, so the
-timing is the engine's, not the JIT's. Prints one JSON object: packets, seconds, note.
+The numba kernels (capture and tcp stages) are compiled, or loaded from numba's cache, on
+a tiny capture first, so the timing is the engine's, not the JIT's. Prints one JSON
+object: packets, seconds, note.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 def warm_up() -> None:
     from pathsleuth.capture import craft
     from pathsleuth.capture.writer import PcapWriter
-    from pathsleuth.pipeline import decode_paths
+    from pathsleuth.pipeline import analyze_paths, decode_paths
 
     buf = io.BytesIO()
     w = PcapWriter(buf, 1)
@@ -30,6 +31,7 @@ def warm_up() -> None:
         f.write(buf.getvalue())
         f.flush()
         list(decode_paths([f.name]))
+        analyze_paths([f.name])  # the tcp stage's kernels too
 
 
 def main() -> int:
