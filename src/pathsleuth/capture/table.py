@@ -227,10 +227,16 @@ class TableBuilder:
     instead of keeping every chunk and concatenating them at the end (which needs both in
     memory at once and copies everything again).
 
-    Capacity doubles; `ndarray.resize` reallocates, and glibc's realloc of a large block
-    remaps its pages (mremap) rather than copying them. Pages past the rows written are
-    never touched, so they cost address space, not memory. `finish` trims to the rows.
+    Capacity starts at `INITIAL_ROWS` and doubles (`ndarray.resize`, a realloc; glibc
+    remaps a block that was mmapped instead of copying it). Pages past the rows written
+    are never touched, so they cost address space, not memory. `finish` trims to the
+    rows.
     """
+
+    #: first capacity: address space only until rows are written, and enough that a
+    #: million-packet capture needs no reallocation (realloc of a block that came from
+    #: the heap copies it)
+    INITIAL_ROWS = 1 << 20
 
     def __init__(self, names: Sequence[str]) -> None:
         self._names = tuple(names)
@@ -248,11 +254,11 @@ class TableBuilder:
             return
         src = table.columns
         if not self._cols:
+            cap = max(k, self.INITIAL_ROWS)
             self._cols = {
-                name: np.empty((max(k, 1024), *src[name].shape[1:]), src[name].dtype)
-                for name in self._names
+                name: np.empty((cap, *src[name].shape[1:]), src[name].dtype) for name in self._names
             }
-            self._cap = max(k, 1024)
+            self._cap = cap
         if self._n + k > self._cap:
             cap = self._cap
             while cap < self._n + k:

@@ -3,7 +3,7 @@
 Packets are kept sorted by a group id (a connection direction, "half") and capture order,
 so per-group running maxima, first/last members and searches become a handful of whole
 array operations instead of a Python loop per packet; the segmented scans, which NumPy
-can only express as several passes, are one-pass numba loops. Everything here is pure
+can only express as several passes, and the per-group binary searches are numba loops. Everything here is pure
 and allocation-bounded (a few arrays the size of the input).
 """
 
@@ -118,26 +118,35 @@ def unwrap32(v: I64, gid: I64, start_base: I64) -> I64:
 @numba.njit(cache=True)
 def _grouped_searchsorted(tg: Any, tv: Any, qg: Any, qv: Any, right: bool, out: Any) -> None:
     nt = len(tg)
+    have = False
+    g_prev = qg[0] if len(qg) else 0
+    start = end = 0
     for k in range(len(qg)):
         g = qg[k]
         v = qv[k]
-        # the group's slice [lo, hi) of the targets: first index with tg >= g, then > g
-        lo, hi = 0, nt
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if tg[mid] < g:
-                lo = mid + 1
-            else:
-                hi = mid
-        end = lo
-        hi = nt
-        while end < hi:
-            mid = (end + hi) >> 1
-            if tg[mid] <= g:
-                end = mid + 1
-            else:
-                hi = mid
+        if not have or g != g_prev:  # queries come in runs of one group: search once per run
+            # the group's slice [start, end) of the targets: first index with tg >= g,
+            # then first with tg > g
+            lo, hi = 0, nt
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if tg[mid] < g:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            start = lo
+            end = lo
+            hi = nt
+            while end < hi:
+                mid = (end + hi) >> 1
+                if tg[mid] <= g:
+                    end = mid + 1
+                else:
+                    hi = mid
+            have = True
+            g_prev = g
         # inside it, the first value >= v ("left") or > v ("right")
+        lo = start
         hi = end
         while lo < hi:
             mid = (lo + hi) >> 1
