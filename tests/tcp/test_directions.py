@@ -232,3 +232,55 @@ def test_order_by_half_then_value_is_a_stable_lexsort(
         v[-1] = 1 << 62
     want = np.lexsort((np.arange(len(g)), v, g))
     np.testing.assert_array_equal(_by_half_then_value(g, v), want)
+
+
+@st.composite
+def _two_way(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    """Packets of a few connections sorted by (half, capture order), with the fields the
+    covering-ACK search reads."""
+    n = draw(st.integers(1, 60))
+    half = np.sort(np.array(draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))))
+    row = np.array(draw(st.permutations(range(n))), dtype=np.int64)
+    for g in np.unique(half):
+        m = half == g
+        row[m] = np.sort(row[m])
+    end = np.array(draw(st.lists(st.integers(0, 30), min_size=n, max_size=n)), dtype=np.int64)
+    ackf = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    acks = np.array(draw(st.lists(st.integers(0, 30), min_size=n, max_size=n)), dtype=np.int64)
+    seqspace = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    spurious = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    next_same = np.array(
+        draw(st.lists(st.integers(-1, n - 1), min_size=n, max_size=n)), dtype=np.int64
+    )
+    return half.astype(np.int64), row, end, ackf, acks, seqspace, next_same, spurious
+
+
+@given(_two_way())
+def test_covering_acks_match_the_grouped_searches(args: tuple[np.ndarray, ...]) -> None:
+    """The fused kernel against the whole-array formulation it replaced."""
+    from pathsleuth.tcp.directions import _covering_acks
+    from pathsleuth.tcp.groups import grouped_searchsorted, in_group, seg_cummax, take_or
+
+    half, row, end, ackf, acks, seqspace, next_same, spurious = args
+    n = len(half)
+    cumack = seg_cummax(np.where(ackf, acks, -1), half)
+    ack_pos = np.full(n, -1, dtype=np.int64)
+    acked = np.zeros(n, dtype=bool)
+    _covering_acks(half, row, end, ackf, cumack, seqspace, next_same, spurious, ack_pos, acked)
+
+    ai = np.flatnonzero(ackf)
+    a_half, a_cum, a_row = half[ai], cumack[ai], row[ai]
+    ti = np.flatnonzero(seqspace)
+    tq = half[ti] ^ 1
+    by_val = grouped_searchsorted(a_half, a_cum, tq, end[ti], side="left")
+    by_row = grouped_searchsorted(a_half, a_row, tq, row[ti], side="right")
+    both = in_group(by_val, a_half, tq) & in_group(by_row, a_half, tq)
+    aidx = np.maximum(by_val, by_row)
+    want_pos = np.full(n, -1, dtype=np.int64)
+    want_pos[ti[both]] = ai[aidx[both]]
+    nxt = next_same[ti]
+    sup = (nxt >= 0) & (row[np.clip(nxt, 0, None)] < take_or(row, want_pos[ti], both, 0))
+    want_acked = np.zeros(n, dtype=bool)
+    want_acked[ti] = both & ~sup & ~spurious[ti]
+    np.testing.assert_array_equal(ack_pos, want_pos)
+    np.testing.assert_array_equal(acked, want_acked)

@@ -111,6 +111,78 @@ def _karn_walk(
     return clean
 
 
+@numba.njit(cache=True)
+def _covering_acks(
+    half: Any,
+    row: Any,
+    end: Any,
+    ackf: Any,
+    cumack: Any,
+    seqspace: Any,
+    next_same: Any,
+    spurious: Any,
+    ack_pos: Any,
+    acked: Any,
+) -> None:
+    """For each transmission (packets in (half, capture order)), the peer's first ACK
+    after it whose cumulative ACK covers its end: `ack_pos` (-1 when none). `acked` when
+    there is one, no later transmission of the same start came before that ACK (that ACK
+    may be for the copy), and the transmission is not a spurious resend.
+
+    The peer's ACKs of a half are in capture order with a running-maximum cumulative ACK,
+    so both conditions are binary searches among them: one pass, no temporaries."""
+    n = len(half)
+    nh = 0
+    for i in range(n):
+        if half[i] + 1 > nh:
+            nh = half[i] + 1
+    nh += nh & 1  # halves come in pairs; the peer of the last one may have no packet
+    # the ACK-carrying packets, and each half's slice [a_lo, a_hi) of them
+    ai = np.empty(n, np.int64)
+    a_lo = np.zeros(nh, np.int64)
+    a_hi = np.zeros(nh, np.int64)
+    na = 0
+    for i in range(n):
+        if ackf[i]:
+            g = half[i]
+            if na == 0 or half[ai[na - 1]] != g:
+                a_lo[g] = na
+            ai[na] = i
+            na += 1
+            a_hi[g] = na
+    for t in range(n):
+        if not seqspace[t]:
+            continue
+        g = half[t] ^ 1
+        lo, hi = a_lo[g], a_hi[g]
+        # first ACK with cumulative ACK >= the transmission's end ...
+        a, b = lo, hi
+        while a < b:
+            m = (a + b) >> 1
+            if cumack[ai[m]] < end[t]:
+                a = m + 1
+            else:
+                b = m
+        k = a
+        # ... and first ACK sent after it
+        a, b = lo, hi
+        while a < b:
+            m = (a + b) >> 1
+            if row[ai[m]] <= row[t]:
+                a = m + 1
+            else:
+                b = m
+        if a > k:
+            k = a
+        if k >= hi:
+            continue
+        ap = ai[k]
+        ack_pos[t] = ap
+        nx = next_same[t]
+        superseded = nx >= 0 and row[nx] < row[ap]
+        acked[t] = not superseded and not spurious[t]
+
+
 def _karn_clean(
     acked: np.ndarray, ack_pos: I64, resend: np.ndarray, half: I64, row: I64, rel: I64, end: I64
 ) -> np.ndarray:
@@ -265,20 +337,9 @@ def analyse_directions(ct: ConnectionTable) -> None:
     rtx_elapsed[ri] = elapsed
 
     # --- acknowledgment of each transmission -----------------------------------------
-    ai = np.flatnonzero(ackf)
-    a_half, a_cum, a_row = half[ai], cumack[ai], row[ai]
-    ti = np.flatnonzero(seqspace)
-    tq = other[ti]
-    by_val = grouped_searchsorted(a_half, a_cum, tq, end[ti], side="left")
-    by_row = grouped_searchsorted(a_half, a_row, tq, row[ti], side="right")
-    both = in_group(by_val, a_half, tq) & in_group(by_row, a_half, tq)
-    aidx = np.maximum(by_val, by_row)
     ack_pos = np.full(n, -1, dtype=np.int64)  # packet index of the covering ACK
-    ack_pos[ti[both]] = ai[aidx[both]]
-    nxt = next_same[ti]
-    superseded = (nxt >= 0) & (row[np.clip(nxt, 0, None)] < take_or(row, ack_pos[ti], both, 0))
     acked = np.zeros(n, dtype=bool)
-    acked[ti] = both & ~superseded & ~(spurious[ti])
+    _covering_acks(half, row, end, ackf, cumack, seqspace, next_same, spurious, ack_pos, acked)
     # Karn (RFC 6298 section 3): an ACK that comes after a resend of some of the same
     # bytes may be for the copy (the kernel may resegment lost bytes at other offsets, as
     # tcp_mtu_probing does, so "same start" is not enough). A transmission demonstrably
