@@ -284,3 +284,15 @@ def test_covering_acks_match_the_grouped_searches(args: tuple[np.ndarray, ...]) 
     want_acked[ti] = both & ~sup & ~spurious[ti]
     np.testing.assert_array_equal(ack_pos, want_pos)
     np.testing.assert_array_equal(acked, want_acked)
+
+
+@given(_two_way())
+def test_peer_before_matches_the_grouped_search(args: tuple[np.ndarray, ...]) -> None:
+    """Last packet of the opposite half captured before each packet (-1 when none)."""
+    from pathsleuth.tcp.directions import _peer_before
+    from pathsleuth.tcp.groups import grouped_searchsorted, in_group
+
+    half, row = args[0], args[1]
+    pred = grouped_searchsorted(half, row, half ^ 1, row, side="left") - 1
+    want = np.where(in_group(pred, half, half ^ 1), pred, -1)
+    np.testing.assert_array_equal(_peer_before(half, row), want)

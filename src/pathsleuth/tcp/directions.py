@@ -112,6 +112,37 @@ def _karn_walk(
 
 
 @numba.njit(cache=True)
+def _peer_before(half: Any, row: Any) -> Any:
+    """For each packet (sorted by (half, capture order)), the index of the last packet of
+    the opposite half captured before it, -1 when none: a merge of the two row-sorted
+    halves of each connection."""
+    n = len(half)
+    out = np.full(n, -1, np.int64)
+    # each half's slice [start, end)
+    nh = 0
+    for i in range(n):
+        if half[i] + 1 > nh:
+            nh = half[i] + 1
+    nh += nh & 1
+    start = np.zeros(nh, np.int64)
+    end = np.zeros(nh, np.int64)
+    for i in range(n):
+        g = half[i]
+        if i == 0 or half[i - 1] != g:
+            start[g] = i
+        end[g] = i + 1
+    for g in range(nh):
+        j = start[g ^ 1]
+        jend = end[g ^ 1]
+        for i in range(start[g], end[g]):
+            while j < jend and row[j] < row[i]:
+                j += 1
+            if j > start[g ^ 1]:
+                out[i] = j - 1
+    return out
+
+
+@numba.njit(cache=True)
 def _covering_acks(
     half: Any,
     row: Any,
@@ -298,8 +329,8 @@ def analyse_directions(ct: ConnectionTable) -> None:
     cumack = seg_cummax(np.where(ackf, rel_ack, acklow[half] - 1), half)
     nack = ackf.astype(np.int64)
     acks_so_far = seg_cumsum(nack, half)
-    pred = grouped_searchsorted(half, row, other, row, side="left") - 1
-    pred_ok = in_group(pred, half, other)
+    pred = _peer_before(half, row)
+    pred_ok = pred >= 0
     peer_has_ack = pred_ok & (take_or(acks_so_far, pred, pred_ok, 0) > 0)
     peer_cumack_before = np.where(peer_has_ack, take_or(cumack, pred, pred_ok, 0), _LOW)
     peer_max_end_before = np.where(pred_ok, take_or(max_end_incl, pred, pred_ok, _LOW), _LOW)
