@@ -11,4 +11,8 @@ only wires the stages together. Measuring never prints; `report/` is the only pl
 formats for people.
 """
 
+from pathsleuth import _numba_cache
+
+_numba_cache.configure()
+
 __version__ = "0.1.0"
