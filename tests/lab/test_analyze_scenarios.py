@@ -340,7 +340,7 @@ def test_fix_delivers_and_leaves_no_error_finding(lab_run: RunFn, fix: str) -> N
         (Verdict.PMTU_BLACKHOLE, Severity.ERROR)
     ]
     assert [f for f in after.findings if f.severity == Severity.ERROR] == []
-    assert after.worst_severity in (None, Severity.WARNING)
+    assert all(f.verdict == Verdict.PACKET_LOSS for f in after.findings)  # see _real_loss_only
     # and Postfix says the same: deferred before, sent with the fix, no suspect left
     logs = analyze_logs([str(fixed.sender_log)])
     assert logs.triage.suspects == () and logs.triage.failing_attempts == ()
@@ -417,11 +417,12 @@ def test_cli_analyze_json_and_exit_status(lab_run: RunFn, name: str) -> None:
 
 
 def _real_loss_only(tshark: TsharkFn, run: LabRun, findings: list[Finding]) -> None:
-    """No finding, or only packet_loss warnings whose every listed frame tshark also
-    calls a resend."""
+    """No finding, or only packet_loss warnings (a burst or a stall) or infos (a single
+    resend: CI once lost one segment of fix-no-pmtu-disc) whose every listed frame
+    tshark also calls a resend."""
     assert all(f.verdict == Verdict.PACKET_LOSS for f in findings), [f.summary for f in findings]
     for f in findings:
-        assert f.severity == Severity.WARNING
+        assert f.severity in (Severity.WARNING, Severity.INFO)
         _check_loss(tshark, run, f, full_size=False)
 
 
