@@ -292,18 +292,37 @@ _check_blocks()
 _U1, _U2, _U4, _U8 = (names for _, names in _BLOCKS)
 _N1, _N2, _N4, _N8 = len(_U1), len(_U2), len(_U4), len(_U8)
 # row numbers the kernel writes (module-level ints are compile-time constants in numba)
-B_STATUS, B_VER, B_TUN, B_VLAN, B_MPLS, B_TTL, B_DF, B_MF, B_PROTO, B_THL = range(10)
-B_WS, B_SACKP, B_HASTS, B_SACKN, B_ITYPE, B_ICODE, B_QVER, B_QDF, B_QTTL, B_QPROTO = range(10, 20)
-B_QSEQOK = 20
-W_IFACE, W_LT, W_L3, W_HLEN, W_FRAG, W_SPORT, W_DPORT, W_FLAGS, W_WIN, W_MSS = range(10)
-W_QSPORT, W_QDPORT = 10, 11
-D_WIRE, D_CAP, D_IPLEN, D_IPID, D_SEQ, D_ACK, D_PAY, D_TSVAL, D_TSECR, D_MTU = range(10)
-D_QIPLEN, D_QSEQ = 10, 11
-Q_FRAME, Q_TS, Q_SRC_HI, Q_SRC_LO, Q_DST_HI, Q_DST_LO = range(6)
-Q_QSRC_HI, Q_QSRC_LO, Q_QDST_HI, Q_QDST_LO = range(6, 10)
-assert _U1[B_QSEQOK] == "q_has_seq" and _U2[W_QDPORT] == "q_dport"
-assert _U4[D_QSEQ] == "q_seq" and _U8[Q_QDST_LO] == "q_dst_lo" and _U1[B_QPROTO] == "q_proto"
-assert _U1[B_THL] == "tcp_hdr_len" and _U2[W_MSS] == "opt_mss" and _U4[D_MTU] == "icmp_mtu"
+B_STATUS, B_VER, B_TUN, B_VLAN, B_MPLS = (
+    _U1.index(n) for n in ("status", "ip_version", "tunnelled", "vlan_depth", "mpls_depth")
+)
+B_TTL, B_DF, B_MF, B_PROTO, B_THL = (
+    _U1.index(n) for n in ("ttl", "df", "more_fragments", "proto", "tcp_hdr_len")
+)
+B_WS, B_SACKP, B_HASTS, B_SACKN = (
+    _U1.index(n) for n in ("opt_wscale", "opt_sack_perm", "opt_has_ts", "sack_count")
+)
+B_ITYPE, B_ICODE = _U1.index("icmp_type"), _U1.index("icmp_code")
+B_QVER, B_QDF, B_QTTL, B_QPROTO, B_QSEQOK = (
+    _U1.index(n) for n in ("q_version", "q_df", "q_ttl", "q_proto", "q_has_seq")
+)
+W_IFACE, W_LT, W_L3, W_HLEN, W_FRAG = (
+    _U2.index(n) for n in ("iface", "linktype", "l3_offset", "ip_hdr_len", "frag_offset")
+)
+W_SPORT, W_DPORT, W_FLAGS, W_WIN, W_MSS = (
+    _U2.index(n) for n in ("sport", "dport", "tcp_flags", "window", "opt_mss")
+)
+W_QSPORT, W_QDPORT = _U2.index("q_sport"), _U2.index("q_dport")
+D_WIRE, D_CAP, D_IPLEN, D_IPID, D_SEQ, D_ACK, D_PAY = (
+    _U4.index(n) for n in ("wire_len", "cap_len", "ip_len", "ip_id", "seq", "ack", "payload_len")
+)
+D_TSVAL, D_TSECR, D_MTU, D_QIPLEN, D_QSEQ = (
+    _U4.index(n) for n in ("opt_ts_val", "opt_ts_ecr", "icmp_mtu", "q_ip_len", "q_seq")
+)
+Q_FRAME, Q_TS = _U8.index("frame"), _U8.index("ts_ns")
+#: `_addresses` writes src_hi, src_lo, dst_hi, dst_lo as four consecutive rows
+Q_SRC_HI, Q_QSRC_HI = _U8.index("src_hi"), _U8.index("q_src_hi")
+assert _U8[Q_SRC_HI : Q_SRC_HI + 4] == ("src_hi", "src_lo", "dst_hi", "dst_lo")
+assert _U8[Q_QSRC_HI : Q_QSRC_HI + 4] == ("q_src_hi", "q_src_lo", "q_dst_hi", "q_dst_lo")
 
 #: IPv4-mapped prefix of the low address half (table.py's convention)
 _MAPPED = np.uint64(0x0000_FFFF_0000_0000)
