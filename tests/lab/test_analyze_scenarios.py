@@ -339,8 +339,9 @@ def test_fix_delivers_and_leaves_no_error_finding(lab_run: RunFn, fix: str) -> N
     assert [(f.verdict, f.severity) for f in before.findings] == [
         (Verdict.PMTU_BLACKHOLE, Severity.ERROR)
     ]
+    # no error; a warning (tcp_mtu_probing's recovered black hole) or a checked
+    # packet_loss warning or info (see _real_loss_only) may remain
     assert [f for f in after.findings if f.severity == Severity.ERROR] == []
-    assert all(f.verdict == Verdict.PACKET_LOSS for f in after.findings)  # see _real_loss_only
     # and Postfix says the same: deferred before, sent with the fix, no suspect left
     logs = analyze_logs([str(fixed.sender_log)])
     assert logs.triage.suspects == () and logs.triage.failing_attempts == ()
