@@ -112,26 +112,39 @@ def _karn_walk(
 
 
 @numba.njit(cache=True)
-def _peer_before(half: Any, row: Any) -> Any:
-    """For each packet (sorted by (half, capture order)), the index of the last packet of
-    the opposite half captured before it, -1 when none: a merge of the two row-sorted
-    halves of each connection."""
-    n = len(half)
-    out = np.full(n, -1, np.int64)
-    # each half's slice [start, end)
+def _half_slices(half: Any, mask: Any) -> Any:
+    """Each half's slice [start, end) of the masked packets, counted among the masked
+    packets only (packets sorted by half). Sized for every half and its peer (halves
+    come in pairs; the peer of the last one may have no packet); empty halves get
+    start == end."""
     nh = 0
-    for i in range(n):
+    for i in range(len(half)):
         if half[i] + 1 > nh:
             nh = half[i] + 1
     nh += nh & 1
     start = np.zeros(nh, np.int64)
     end = np.zeros(nh, np.int64)
-    for i in range(n):
-        g = half[i]
-        if i == 0 or half[i - 1] != g:
-            start[g] = i
-        end[g] = i + 1
-    for g in range(nh):
+    k = 0
+    prev = -1
+    for i in range(len(half)):
+        if mask[i]:
+            g = half[i]
+            if g != prev:
+                start[g] = k
+                prev = g
+            k += 1
+            end[g] = k
+    return start, end
+
+
+@numba.njit(cache=True)
+def _peer_before(half: Any, row: Any) -> Any:
+    """For each packet (sorted by (half, capture order)), the index of the last packet of
+    the opposite half captured before it, -1 when none: a merge of the two row-sorted
+    halves of each connection."""
+    out = np.full(len(half), -1, np.int64)
+    start, end = _half_slices(half, np.ones(len(half), np.bool_))
+    for g in range(len(start)):
         j = start[g ^ 1]
         jend = end[g ^ 1]
         for i in range(start[g], end[g]):
@@ -163,24 +176,9 @@ def _covering_acks(
     The peer's ACKs of a half are in capture order with a running-maximum cumulative ACK,
     so both conditions are binary searches among them: one pass, no temporaries."""
     n = len(half)
-    nh = 0
-    for i in range(n):
-        if half[i] + 1 > nh:
-            nh = half[i] + 1
-    nh += nh & 1  # halves come in pairs; the peer of the last one may have no packet
     # the ACK-carrying packets, and each half's slice [a_lo, a_hi) of them
-    ai = np.empty(n, np.int64)
-    a_lo = np.zeros(nh, np.int64)
-    a_hi = np.zeros(nh, np.int64)
-    na = 0
-    for i in range(n):
-        if ackf[i]:
-            g = half[i]
-            if na == 0 or half[ai[na - 1]] != g:
-                a_lo[g] = na
-            ai[na] = i
-            na += 1
-            a_hi[g] = na
+    ai = np.flatnonzero(ackf)
+    a_lo, a_hi = _half_slices(half, ackf)
     for t in range(n):
         if not seqspace[t]:
             continue
