@@ -1,9 +1,10 @@
 """What the tcp and diagnose stages read of a `PacketTable`, and the cut that keeps only that.
 
-`analyze_paths` keeps every chunk of a capture until the whole capture is read (a
-connection's packets can be anywhere in the file), so it keeps only the rows the analysis
-looks at (TCP, ICMP, ICMPv6) and only the columns it reads (`ANALYSIS_COLUMNS`): about
-two thirds of the bytes per row, and nothing for UDP, ARP or other traffic.
+`analyze_paths` holds a capture's packets until the whole capture is read (a connection's
+packets can be anywhere in the file), so it keeps only the rows the analysis looks at
+(`analysis_rows`: TCP, ICMP, ICMPv6) and only the columns it reads (`ANALYSIS_COLUMNS`):
+about two thirds of the bytes per row, and nothing for UDP, ARP or other traffic.
+`for_analysis` is the same cut as a table, for tests and library users.
 `tests/tcp/test_columns.py` checks the list against every column name the two stages
 mention, so a new use cannot be forgotten here.
 """
