@@ -259,14 +259,23 @@ def _two_way(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
 def test_covering_acks_match_the_grouped_searches(args: tuple[np.ndarray, ...]) -> None:
     """The fused kernel against the whole-array formulation it replaced."""
     from pathsleuth.tcp.directions import _covering_acks
-    from pathsleuth.tcp.groups import grouped_searchsorted, in_group, seg_cummax, take_or
+    from pathsleuth.tcp.groups import (
+        group_bounds,
+        grouped_searchsorted,
+        in_group,
+        seg_cummax,
+        take_or,
+    )
 
     half, row, end, ackf, acks, seqspace, next_same, spurious = args
     n = len(half)
     cumack = seg_cummax(np.where(ackf, acks, -1), half)
     ack_pos = np.full(n, -1, dtype=np.int64)
     acked = np.zeros(n, dtype=bool)
-    _covering_acks(half, row, end, ackf, cumack, seqspace, next_same, spurious, ack_pos, acked)
+    bounds = group_bounds(half, int(half.max()) + 2 - int(half.max()) % 2)
+    _covering_acks(
+        half, row, end, ackf, cumack, seqspace, next_same, spurious, *bounds, ack_pos, acked
+    )
 
     ai = np.flatnonzero(ackf)
     a_half, a_cum, a_row = half[ai], cumack[ai], row[ai]
@@ -290,9 +299,10 @@ def test_covering_acks_match_the_grouped_searches(args: tuple[np.ndarray, ...]) 
 def test_peer_before_matches_the_grouped_search(args: tuple[np.ndarray, ...]) -> None:
     """Last packet of the opposite half captured before each packet (-1 when none)."""
     from pathsleuth.tcp.directions import _peer_before
-    from pathsleuth.tcp.groups import grouped_searchsorted, in_group
+    from pathsleuth.tcp.groups import group_bounds, grouped_searchsorted, in_group
 
     half, row = args[0], args[1]
     pred = grouped_searchsorted(half, row, half ^ 1, row, side="left") - 1
     want = np.where(in_group(pred, half, half ^ 1), pred, -1)
-    np.testing.assert_array_equal(_peer_before(half, row), want)
+    bounds = group_bounds(half, int(half.max()) + 2 - int(half.max()) % 2)
+    np.testing.assert_array_equal(_peer_before(half, row, *bounds), want)

@@ -112,38 +112,11 @@ def _karn_walk(
 
 
 @numba.njit(cache=True)
-def _half_slices(half: Any, mask: Any) -> Any:
-    """Each half's slice [start, end) of the masked packets, counted among the masked
-    packets only (packets sorted by half). Sized for every half and its peer (halves
-    come in pairs; the peer of the last one may have no packet); empty halves get
-    start == end."""
-    nh = 0
-    for i in range(len(half)):
-        if half[i] + 1 > nh:
-            nh = half[i] + 1
-    nh += nh & 1
-    start = np.zeros(nh, np.int64)
-    end = np.zeros(nh, np.int64)
-    k = 0
-    prev = -1
-    for i in range(len(half)):
-        if mask[i]:
-            g = half[i]
-            if g != prev:
-                start[g] = k
-                prev = g
-            k += 1
-            end[g] = k
-    return start, end
-
-
-@numba.njit(cache=True)
-def _peer_before(half: Any, row: Any) -> Any:
-    """For each packet (sorted by (half, capture order)), the index of the last packet of
-    the opposite half captured before it, -1 when none: a merge of the two row-sorted
-    halves of each connection."""
+def _peer_before(half: Any, row: Any, start: Any, end: Any) -> Any:
+    """For each packet (sorted by (half, capture order); half g is [start[g], end[g])),
+    the index of the last packet of the opposite half captured before it, -1 when none:
+    a merge of the two row-sorted halves of each connection."""
     out = np.full(len(half), -1, np.int64)
-    start, end = _half_slices(half, np.ones(len(half), np.bool_))
     for g in range(len(start)):
         j = start[g ^ 1]
         jend = end[g ^ 1]
@@ -165,6 +138,8 @@ def _covering_acks(
     seqspace: Any,
     next_same: Any,
     spurious: Any,
+    h_start: Any,
+    h_end: Any,
     ack_pos: Any,
     acked: Any,
 ) -> None:
@@ -173,17 +148,20 @@ def _covering_acks(
     there is one, no later transmission of the same start came before that ACK (that ACK
     may be for the copy), and the transmission is not a spurious resend.
 
-    The peer's ACKs of a half are in capture order with a running-maximum cumulative ACK,
-    so both conditions are binary searches among them: one pass, no temporaries."""
+    Half g is [h_start[g], h_end[g]). The peer's ACKs of a half are in capture order with
+    a running-maximum cumulative ACK, so both conditions are binary searches among them:
+    one pass, no temporaries."""
     n = len(half)
-    # the ACK-carrying packets, and each half's slice [a_lo, a_hi) of them
+    # the ACK-carrying packets; half g's are ai[acks[h_start[g]]:acks[h_end[g]]]
     ai = np.flatnonzero(ackf)
-    a_lo, a_hi = _half_slices(half, ackf)
+    acks = np.zeros(n + 1, np.int64)  # ACK-carrying packets before each index
+    for i in range(n):
+        acks[i + 1] = acks[i] + (1 if ackf[i] else 0)
     for t in range(n):
         if not seqspace[t]:
             continue
         g = half[t] ^ 1
-        lo, hi = a_lo[g], a_hi[g]
+        lo, hi = acks[h_start[g]], acks[h_end[g]]
         # first ACK with cumulative ACK >= the transmission's end ...
         a, b = lo, hi
         while a < b:
@@ -327,7 +305,7 @@ def analyse_directions(ct: ConnectionTable) -> None:
     cumack = seg_cummax(np.where(ackf, rel_ack, acklow[half] - 1), half)
     nack = ackf.astype(np.int64)
     acks_so_far = seg_cumsum(nack, half)
-    pred = _peer_before(half, row)
+    pred = _peer_before(half, row, h["start"], h["end"])
     pred_ok = pred >= 0
     peer_has_ack = pred_ok & (take_or(acks_so_far, pred, pred_ok, 0) > 0)
     peer_cumack_before = np.where(peer_has_ack, take_or(cumack, pred, pred_ok, 0), _LOW)
@@ -346,14 +324,10 @@ def analyse_directions(ct: ConnectionTable) -> None:
     )
     dcum = seg_cumsum(dupack.astype(np.int64), half)
 
-    def peer_dupacks_before(q_rows: I64, q_other: I64) -> I64:
-        j = grouped_searchsorted(half, row, q_other, q_rows, side="left") - 1
-        j_ok = in_group(j, half, q_other)
-        return take_or(dcum, j, j_ok, 0)
-
-    dups_between = peer_dupacks_before(row[ri], other[ri]) - peer_dupacks_before(
-        row[prev_tx], other[ri]
-    )
+    # the peer's dup ACKs up to its last packet before each packet (`pred`); a resend
+    # and its previous transmission are in the same half, so `pred` serves both
+    peer_dupacks_before = take_or(dcum, pred, pred_ok, 0)
+    dups_between = peer_dupacks_before[ri] - peer_dupacks_before[prev_tx]
     fast = np.zeros(n, dtype=bool)
     timeout = np.zeros(n, dtype=bool)
     fast[ri] = dups_between >= FAST_RETRANS_DUPACKS
@@ -368,7 +342,8 @@ def analyse_directions(ct: ConnectionTable) -> None:
     # --- acknowledgment of each transmission -----------------------------------------
     ack_pos = np.full(n, -1, dtype=np.int64)  # packet index of the covering ACK
     acked = np.zeros(n, dtype=bool)
-    _covering_acks(half, row, end, ackf, cumack, seqspace, next_same, spurious, ack_pos, acked)
+    args = (half, row, end, ackf, cumack, seqspace, next_same, spurious, h["start"], h["end"])
+    _covering_acks(*args, ack_pos, acked)
     # Karn (RFC 6298 section 3): an ACK that comes after a resend of some of the same
     # bytes may be for the copy (the kernel may resegment lost bytes at other offsets, as
     # tcp_mtu_probing does, so "same start" is not enough). A transmission demonstrably
