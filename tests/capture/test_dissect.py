@@ -332,7 +332,6 @@ def test_kernels_infer_no_float_variables() -> None:
     o = np.zeros(11, np.int64)
     i64, u32 = np.int64, np.uint32
     s = summary.SummaryBuilder("x")
-    c = table.columns
     calls = [
         (D._ip, (b, 0, len(pkt), len(pkt), 4, False, o, False)),
         (D._quote, (b, 0, len(pkt), o, *D._new_blocks(1)[:4], 0)),
@@ -355,16 +354,7 @@ def test_kernels_infer_no_float_variables() -> None:
             pcap._walk_records,
             (b, 0, 0, False, 16, 1000, 1, *(np.zeros(1, t) for t in (i64, i64, u32, u32, i64)), 0),
         ),
-        (
-            summary._fold,
-            (
-                *(c[n] for n in summary._FOLD_COLUMNS),
-                s._c,
-                s._lt,
-                s._lt_unsup,
-                s._keys,
-            ),
-        ),
+        (summary._fold, tuple(s._fold_args(table))),
     ]
     for kernel, args in calls:
         fresh = numba.njit(kernel.py_func)

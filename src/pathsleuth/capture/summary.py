@@ -2,8 +2,8 @@
 
 `SummaryBuilder.add(table)` takes each `PacketTable` chunk as the reader streams it and
 folds it in one numba pass (`_fold`): counters, per-link-type counts and the set of TCP
-flow keys, so memory grows with the number of flows, never with the number of packets. `finish()` returns a `CaptureSummary` (plain data; the
-report stage renders it).
+flow keys, so memory grows with the number of flows, never with the number of packets.
+`finish()` returns a `CaptureSummary` (plain data; the report stage renders it).
 """
 
 from __future__ import annotations
@@ -141,6 +141,14 @@ _PROTOCOLS = (
     "ptb",
 )
 _C_PROTO = 8
+# each protocol's counter slot (module-level ints are compile-time constants in numba)
+_P_IPV4, _P_IPV6, _P_NOTIP, _P_TCP, _P_UDP, _P_ICMP, _P_ICMPV6 = (
+    _C_PROTO + _PROTOCOLS.index(k)
+    for k in ("ipv4", "ipv6", "not_ip", "tcp", "udp", "icmp", "icmpv6")
+)
+_P_VLAN, _P_MPLS, _P_TUN, _P_FRAG, _P_PTB = (
+    _C_PROTO + _PROTOCOLS.index(k) for k in ("vlan", "mpls", "tunnelled", "fragments", "ptb")
+)
 #: the columns `_fold` reads, in its argument order
 _FOLD_COLUMNS = (
     "status",
@@ -206,14 +214,16 @@ class SummaryBuilder:
                 size *= 2
             self._keys = _rehash(self._keys, size)
         bad = int(self._c[_C_BAD])
-        c = t.columns
-        args: list[Any] = [c[name] for name in _FOLD_COLUMNS]
-        args += [self._c, self._lt, self._lt_unsup, self._keys]
-        _fold(*args)
+        _fold(*self._fold_args(t))
         room = MAX_LISTED_MALFORMED - len(self.malformed_frames)
         if int(self._c[_C_BAD]) > bad and room > 0:
             mask = (t.status & np.uint8(Status.error_mask())) != 0
             self.malformed_frames.extend(int(f) for f in t.frame[mask][:room])
+
+    def _fold_args(self, t: PacketTable) -> list[Any]:
+        """`_fold`'s arguments for chunk `t`: its columns, then this builder's state."""
+        args: list[Any] = [t.columns[name] for name in _FOLD_COLUMNS]
+        return [*args, self._c, self._lt, self._lt_unsup, self._keys]
 
     def finish(
         self, info: CaptureInfo | None, *, skipped_members: list[str] | None = None
@@ -260,8 +270,9 @@ _M2 = np.uint64(0x94D049BB133111EB)
 
 
 @numba.njit(cache=True, inline="always")
-def _mix(x: Any) -> Any:
-    """splitmix64's finaliser (Steele, Lea, Flood 2014): a bijection on 64 bits."""
+def mix64(x: Any) -> Any:
+    """splitmix64's step and finaliser (Steele, Lea, Flood 2014): a bijection on 64 bits,
+    for hashing keys inside numba kernels (this fold, `tcp.connections`' flow table)."""
     x = x + _GOLDEN
     x = (x ^ (x >> np.uint64(30))) * _M1
     x = (x ^ (x >> np.uint64(27))) * _M2
@@ -323,7 +334,6 @@ def _fold(
     keys: Any,
 ) -> None:
     """One pass over a chunk's columns: counters into c, link types, TCP flow keys."""
-    pc = _C_PROTO
     for i in range(len(status)):
         st = np.int64(status[i])
         v = np.int64(ver[i])
@@ -344,35 +354,35 @@ def _fold(
             c[_C_UNSUP] += 1
             ltu[lt[i]] += 1
         if st & _NOTIPBIT:
-            c[pc + 2] += 1
+            c[_P_NOTIP] += 1
         if vlan[i] > 0:
-            c[pc + 7] += 1
+            c[_P_VLAN] += 1
         if mpls[i] > 0:
-            c[pc + 8] += 1
+            c[_P_MPLS] += 1
         if tun[i]:
-            c[pc + 9] += 1
+            c[_P_TUN] += 1
         if v == 0:
             continue
         if v == 4:
-            c[pc] += 1
+            c[_P_IPV4] += 1
             if p == IPPROTO_ICMP:
-                c[pc + 5] += 1
+                c[_P_ICMP] += 1
         elif v == 6:
-            c[pc + 1] += 1
+            c[_P_IPV6] += 1
             if p == IPPROTO_ICMPV6:
-                c[pc + 6] += 1
+                c[_P_ICMPV6] += 1
         if frag[i] > 0 or mf[i]:
-            c[pc + 10] += 1
+            c[_P_FRAG] += 1
         if p == IPPROTO_UDP:
-            c[pc + 4] += 1
+            c[_P_UDP] += 1
         elif (
             p == IPPROTO_ICMP and itype[i] == ICMP4_DEST_UNREACH and icode[i] == ICMP4_FRAG_NEEDED
         ) or (p == IPPROTO_ICMPV6 and itype[i] == ICMP6_PACKET_TOO_BIG):
-            c[pc + 11] += 1
+            c[_P_PTB] += 1
         elif p == IPPROTO_TCP:
-            c[pc + 3] += 1
+            c[_P_TCP] += 1
             if (st & _LATERBIT) == 0:
-                ea = _mix(_mix(_mix(src_hi[i]) ^ src_lo[i]) ^ np.uint64(sport[i]))
-                eb = _mix(_mix(_mix(dst_hi[i]) ^ dst_lo[i]) ^ np.uint64(dport[i]))
+                ea = mix64(mix64(mix64(src_hi[i]) ^ src_lo[i]) ^ np.uint64(sport[i]))
+                eb = mix64(mix64(mix64(dst_hi[i]) ^ dst_lo[i]) ^ np.uint64(dport[i]))
                 lo, hi = (ea, eb) if ea < eb else (eb, ea)
-                c[_C_FLOWS] += _insert(keys, _mix(lo ^ _mix(hi)))
+                c[_C_FLOWS] += _insert(keys, mix64(lo ^ mix64(hi)))
