@@ -24,6 +24,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from pathsleuth.capture.summary import mix64
 from pathsleuth.capture.table import IPPROTO_TCP, PacketTable, Status, TcpFlag
 from pathsleuth.tcp.groups import (
     I64,
@@ -46,10 +47,10 @@ UNUSABLE = int(
 
 _SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), int(TcpFlag.RST)
 
-#: packet columns every analysis reads: gathered eagerly into the connection order; any
-#: other PacketTable column is gathered on first use (`LazyColumns`)
 #: (source, destination) column pairs of an endpoint: address halves and port
 _ENDPOINT_COLS = (("src_hi", "dst_hi"), ("src_lo", "dst_lo"), ("sport", "dport"))
+#: packet columns every analysis reads: gathered eagerly into the connection order; any
+#: other PacketTable column is gathered on first use (`LazyColumns`)
 _COPIED = ("ts_ns", "seq", "ack", "payload_len", "window", "ttl", "df", "ip_len")
 
 
@@ -112,18 +113,6 @@ def tcp_rows(table: PacketTable) -> I64:
     return out
 
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-
-
-@numba.njit(cache=True, inline="always")
-def _mix(x: Any) -> Any:
-    """splitmix64's finaliser: a bijection on 64 bits."""
-    x = (x ^ (x >> np.uint64(30))) * _M1
-    x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
-
-
 @numba.njit(cache=True)
 def _flow_ids(
     rows: Any,
@@ -157,8 +146,8 @@ def _flow_ids(
         src_is_lo[i] = not dst_less
         if dst_less:
             a0, a1, a2, b0, b1, b2 = b0, b1, b2, a0, a1, a2
-        h = _mix(_mix(_mix(_mix(a0) ^ a1) ^ ((a2 << np.uint64(16)) | b2)) ^ b0) ^ b1
-        h = _mix(h) & mask
+        h = mix64(mix64(mix64(mix64(a0) ^ a1) ^ ((a2 << np.uint64(16)) | b2)) ^ b0) ^ b1
+        h = mix64(h) & mask
         while True:
             f = slot[h]
             if f < 0:
