@@ -335,21 +335,7 @@ def test_kernels_infer_no_float_variables() -> None:
     calls = [
         (D._ip, (b, 0, len(pkt), len(pkt), 4, False, o, False)),
         (D._quote, (b, 0, len(pkt), o, *D._new_blocks(1)[:4], 0)),
-        (
-            D._walk,
-            (
-                batch.buf,
-                batch.data_offset,
-                batch.cap_len,
-                batch.wire_len,
-                batch.linktype,
-                batch.iface,
-                batch.ts_ns,
-                batch.frame,
-                D._AF6,
-                *D._new_blocks(1),
-            ),
-        ),
+        (D._walk, tuple(D._walk_args(batch, D._new_blocks(1)))),
         (
             pcap._walk_records,
             (b, 0, 0, False, 16, 1000, 1, *(np.zeros(1, t) for t in (i64, i64, u32, u32, i64)), 0),

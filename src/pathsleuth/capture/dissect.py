@@ -769,21 +769,16 @@ def _columns(blocks: tuple[npt.NDArray[Any], ...]) -> dict[str, npt.NDArray[Any]
     return cols
 
 
+def _walk_args(batch: RecordBatch, blocks: tuple[npt.NDArray[Any], ...]) -> list[Any]:
+    """`_walk`'s arguments: the batch's record arrays, then the blocks to fill."""
+    b = batch
+    records = [b.buf, b.data_offset, b.cap_len, b.wire_len, b.linktype, b.iface, b.ts_ns]
+    return [*records, b.frame, _AF6, *blocks]
+
+
 def dissect(batch: RecordBatch, *, name: str = "") -> PacketTable:
     """Decode every frame of `batch` into the columns of `PacketTable`."""
-    n = len(batch)
-    blocks = _new_blocks(n)
-    if n:
-        _walk(
-            batch.buf,
-            batch.data_offset,
-            batch.cap_len,
-            batch.wire_len,
-            batch.linktype,
-            batch.iface,
-            batch.ts_ns,
-            batch.frame,
-            _AF6,
-            *blocks,
-        )
+    blocks = _new_blocks(len(batch))
+    if len(batch):
+        _walk(*_walk_args(batch, blocks))
     return PacketTable(_columns(blocks))
