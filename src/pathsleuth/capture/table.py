@@ -277,7 +277,8 @@ class TableBuilder:
     def finish(self) -> PacketTable:
         """The rows appended so far as a table; the builder is empty afterwards."""
         if not self._cols:
-            return PacketTable({n: empty_columns(0)[n] for n in self._names})
+            empty = empty_columns(0)
+            return PacketTable({n: empty[n] for n in self._names})
         for col in self._cols.values():
             col.resize((self._n, *col.shape[1:]), refcheck=False)
         out = PacketTable(self._cols)
