@@ -3,8 +3,8 @@
 Packets are kept sorted by a group id (a connection direction, "half") and capture order,
 so per-group running maxima, first/last members and searches become a handful of whole
 array operations instead of a Python loop per packet; the segmented scans, which NumPy
-can only express as several passes, and the per-group binary searches are numba loops. Everything here is pure
-and allocation-bounded (a few arrays the size of the input).
+can only express as several passes, and the per-group binary searches are numba loops.
+Everything here is pure and allocation-bounded (a few arrays the size of the input).
 """
 
 from __future__ import annotations
@@ -115,46 +115,29 @@ def unwrap32(v: I64, gid: I64, start_base: I64) -> I64:
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def _bound(a: Any, lo: int, hi: int, x: Any, right: bool) -> int:
+    """First index in sorted a[lo:hi] with a[i] >= x (a[i] > x when `right`); hi if none."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < x or (right and a[mid] == x):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @numba.njit(cache=True)
 def _grouped_searchsorted(tg: Any, tv: Any, qg: Any, qv: Any, right: bool, out: Any) -> None:
     nt = len(tg)
-    have = False
-    g_prev = qg[0] if len(qg) else 0
     start = end = 0
     for k in range(len(qg)):
         g = qg[k]
-        v = qv[k]
-        if not have or g != g_prev:  # queries come in runs of one group: search once per run
-            # the group's slice [start, end) of the targets: first index with tg >= g,
-            # then first with tg > g
-            lo, hi = 0, nt
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if tg[mid] < g:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            start = lo
-            end = lo
-            hi = nt
-            while end < hi:
-                mid = (end + hi) >> 1
-                if tg[mid] <= g:
-                    end = mid + 1
-                else:
-                    hi = mid
-            have = True
-            g_prev = g
-        # inside it, the first value >= v ("left") or > v ("right")
-        lo = start
-        hi = end
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if tv[mid] < v or (right and tv[mid] == v):
-                lo = mid + 1
-            else:
-                hi = mid
-        out[k] = lo
+        if k == 0 or g != qg[k - 1]:  # queries come in runs of one group: search once per run
+            # the group's slice [start, end) of the targets
+            start = _bound(tg, 0, nt, g, False)
+            end = _bound(tg, start, nt, g, True)
+        out[k] = _bound(tv, start, end, qv[k], right)
 
 
 def grouped_searchsorted(tg: I64, tv: I64, qg: I64, qv: I64, *, side: str = "left") -> I64:
