@@ -171,17 +171,23 @@ def test_ttl_hops() -> None:
     assert ct.h["hops"].tolist() == [0, 12]
 
 
+def _halves_and_rows(draw: st.DrawFn, n: int, max_half: int) -> tuple[np.ndarray, np.ndarray]:
+    """n packets' halves (0..max_half, sorted) and capture rows, rows increasing within
+    each half, as in ConnectionTable.p."""
+    half = np.sort(np.array(draw(st.lists(st.integers(0, max_half), min_size=n, max_size=n))))
+    row = np.array(draw(st.permutations(range(n))), dtype=np.int64)
+    for h in np.unique(half):
+        m = half == h
+        row[m] = np.sort(row[m])
+    return half, row
+
+
 @st.composite
 def _transmissions(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
     """Random packets of a few halves, sorted by (half, row): sequence ranges, resend
     flags, and for some an ACK row later in the capture."""
     n = draw(st.integers(1, 40))
-    half = np.sort(np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))))
-    row = np.array(draw(st.permutations(range(n))), dtype=np.int64)
-    # rows increase within each half, as in ConnectionTable.p
-    for h in np.unique(half):
-        m = half == h
-        row[m] = np.sort(row[m])
+    half, row = _halves_and_rows(draw, n, 2)
     rel = np.array(draw(st.lists(st.integers(0, 20), min_size=n, max_size=n)), dtype=np.int64)
     size = np.array(draw(st.lists(st.integers(1, 6), min_size=n, max_size=n)), dtype=np.int64)
     resend = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
@@ -239,11 +245,7 @@ def _two_way(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
     """Packets of a few connections sorted by (half, capture order), with the fields the
     covering-ACK search reads."""
     n = draw(st.integers(1, 60))
-    half = np.sort(np.array(draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))))
-    row = np.array(draw(st.permutations(range(n))), dtype=np.int64)
-    for g in np.unique(half):
-        m = half == g
-        row[m] = np.sort(row[m])
+    half, row = _halves_and_rows(draw, n, 5)
     end = np.array(draw(st.lists(st.integers(0, 30), min_size=n, max_size=n)), dtype=np.int64)
     ackf = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     acks = np.array(draw(st.lists(st.integers(0, 30), min_size=n, max_size=n)), dtype=np.int64)
