@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pathsleuth.capture.table import PacketTable
 from pathsleuth.tcp.connections import ConnectionTable, build_connections
-from pathsleuth.tcp.directions import _karn_clean, analyse_directions, initial_ttl
-from tcp.tables import Conv
+from pathsleuth.tcp.directions import analyse_directions, initial_ttl
+from tcp import directions_reference as reference
+from tcp.directions_reference import _karn_clean
+from tcp.tables import Conv, make_table
 
 
 def _ct(t: PacketTable) -> ConnectionTable:
@@ -204,6 +206,7 @@ def _transmissions(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
 
 
 @given(_transmissions())
+@settings(deadline=None)  # the first example compiles (or loads) the numba kernels
 def test_karn_clean_matches_the_definition(args: tuple[np.ndarray, ...]) -> None:
     """Clean = acknowledged, and no resend in the same half overlapping its bytes was sent
     after it and before the row of its covering ACK."""
@@ -228,7 +231,7 @@ def test_karn_clean_matches_the_definition(args: tuple[np.ndarray, ...]) -> None
 def test_order_by_half_then_value_is_a_stable_lexsort(
     xs: list[tuple[int, int]], huge: bool
 ) -> None:
-    from pathsleuth.tcp.directions import _by_half_then_value
+    from tcp.directions_reference import _by_half_then_value
 
     xs = sorted(xs, key=lambda x: x[0])  # input is in (half, capture order) order
     g = np.array([x[0] for x in xs], dtype=np.int64)
@@ -258,9 +261,9 @@ def _two_way(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
 
 
 @given(_two_way())
+@settings(deadline=None)
 def test_covering_acks_match_the_grouped_searches(args: tuple[np.ndarray, ...]) -> None:
     """The fused kernel against the whole-array formulation it replaced."""
-    from pathsleuth.tcp.directions import _covering_acks
     from pathsleuth.tcp.groups import (
         group_bounds,
         grouped_searchsorted,
@@ -268,6 +271,7 @@ def test_covering_acks_match_the_grouped_searches(args: tuple[np.ndarray, ...]) 
         seg_cummax,
         take_or,
     )
+    from tcp.directions_reference import _covering_acks
 
     half, row, end, ackf, acks, seqspace, next_same, spurious = args
     n = len(half)
@@ -298,13 +302,79 @@ def test_covering_acks_match_the_grouped_searches(args: tuple[np.ndarray, ...]) 
 
 
 @given(_two_way())
+@settings(deadline=None)
 def test_peer_before_matches_the_grouped_search(args: tuple[np.ndarray, ...]) -> None:
     """Last packet of the opposite half captured before each packet (-1 when none)."""
-    from pathsleuth.tcp.directions import _peer_before
     from pathsleuth.tcp.groups import group_bounds, grouped_searchsorted, in_group
+    from tcp.directions_reference import _peer_before
 
     half, row = args[0], args[1]
     pred = grouped_searchsorted(half, row, half ^ 1, row, side="left") - 1
     want = np.where(in_group(pred, half, half ^ 1), pred, -1)
     bounds = group_bounds(half, int(half.max()) + 2 - int(half.max()) % 2)
     np.testing.assert_array_equal(_peer_before(half, row, *bounds), want)
+
+
+_FLAG_SETS = ("S", "SA", "A", "A", "A", "PA", "PA", "PA", "FA", "RA", "R", "")
+
+
+@st.composite
+def _streams(draw: st.DrawFn) -> PacketTable:
+    """Random TCP packets of a few 4-tuples (both directions, port reuse, SYN options,
+    resends, overlaps, holes, dup ACKs, zero windows, super-segments, 2^32 wraps)."""
+    n = draw(st.integers(1, 70))
+    bases = draw(st.lists(st.integers(0, (1 << 32) - 1), min_size=4, max_size=4))
+    if draw(st.booleans()):
+        bases[0] = (1 << 32) - 7  # sequence numbers wrap inside the stream
+    rows = []
+    t = 0.0
+    for _ in range(n):
+        flow = draw(st.integers(0, 2))
+        d = draw(st.integers(0, 1))
+        a, b = ("10.0.0.1", "10.0.0.2") if flow < 2 else ("10.0.0.1", "10.0.0.3")
+        pa, pb = (40000 + flow, 25)
+        if d:
+            a, b, pa, pb = b, a, pb, pa
+        t += draw(st.sampled_from((0.0001, 0.001, 0.05, 0.25)))
+        flags = draw(st.sampled_from(_FLAG_SETS))
+        payload = draw(st.sampled_from((0, 0, 1, 3, 5, 8, 1448, 1600)))
+        hdr = draw(st.sampled_from((20, 32)))
+        row = {
+            "t": t,
+            "ip_version": 4,
+            "proto": 6,
+            "src": a,
+            "dst": b,
+            "sport": pa,
+            "dport": pb,
+            "seq": (bases[d] + draw(st.integers(0, 40))) % (1 << 32),
+            "ack": (bases[1 - d] + draw(st.integers(0, 40))) % (1 << 32),
+            "flags": flags,
+            "window": draw(st.sampled_from((0, 100, 100, 200))),
+            "ttl": draw(st.sampled_from((1, 54, 64, 116, 128, 255))),
+            "df": draw(st.booleans()),
+            "tcp_hdr_len": hdr,
+            "payload_len": payload,
+            "ip_len": 20 + hdr + payload,
+        }
+        if "S" in flags:
+            row["opt_mss"] = draw(st.sampled_from((0, 3, 5, 1460)))
+        rows.append(row)
+    return make_table(rows)
+
+
+@given(_streams())
+@settings(max_examples=300, deadline=None)
+def test_fused_pass_matches_the_whole_array_formulation(table: PacketTable) -> None:
+    """Every per-packet flag and per-half counter of the numba pass equals the NumPy
+    formulation it replaced (`tests/tcp/directions_reference.py`)."""
+    got = build_connections(table)
+    want = build_connections(table)
+    analyse_directions(got)
+    reference.analyse_directions(want)
+    assert set(got.p) == set(want.p) and set(got.h) == set(want.h)
+    for key in want.p:
+        np.testing.assert_array_equal(got.p[key], want.p[key], err_msg=f"p[{key!r}]")
+        assert got.p[key].dtype == want.p[key].dtype, key
+    for key in want.h:
+        np.testing.assert_array_equal(got.h[key], want.h[key], err_msg=f"h[{key!r}]")

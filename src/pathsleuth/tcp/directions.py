@@ -34,22 +34,10 @@ from typing import Any
 import numba
 import numpy as np
 
+from pathsleuth.capture.summary import mix64
 from pathsleuth.capture.table import TcpFlag
 from pathsleuth.tcp.connections import ConnectionTable
-from pathsleuth.tcp.groups import (
-    I64,
-    first_index,
-    first_of_group,
-    group_count,
-    group_max,
-    group_min,
-    grouped_searchsorted,
-    in_group,
-    last_index,
-    seg_cummax,
-    seg_cumsum,
-    take_or,
-)
+from pathsleuth.tcp.groups import I64
 
 #: Linux TCP_RTO_MIN (include/net/tcp.h): 200 ms; a retransmission later than this
 #: without duplicate ACKs is a retransmission timeout.
@@ -78,367 +66,522 @@ def initial_ttl(ttl: I64) -> I64:
     return out
 
 
-@numba.njit(cache=True)
-def _karn_walk(
-    cand: Any, ack_row: Any, resend: Any, half: Any, row: Any, rel: Any, end: Any, rounds: int
-) -> Any:
-    n = len(half)
-    # position of the next resend in the same half after each packet; n + 1 when none
-    nxt = np.empty(n, np.int64)
-    last = n + 1
-    for i in range(n - 1, -1, -1):
-        if i == n - 1 or half[i] != half[i + 1]:
-            last = n + 1
-        nxt[i] = last
-        if resend[i]:
-            last = i
-    clean = np.ones(len(cand), np.bool_)
-    for k in range(len(cand)):
-        c = cand[k]
-        j = nxt[c]
-        seen = 0
-        while j < n:
-            if seen == rounds:  # undecided: never credit a size that may not have got through
-                clean[k] = False
-                break
-            seen += 1
-            if row[j] >= ack_row[k]:  # the chain passed the covering ACK
-                break
-            if rel[j] < end[c] and end[j] > rel[c]:  # an overlapping resend before it
-                clean[k] = False
-                break
-            j = nxt[j]
-    return clean
+#: per-packet outputs written into ``ct.p``, as rows of one int64 and one bool block
+P_INT = (
+    "prev_max_end",
+    "cumack",
+    "peer_cumack_before",
+    "prev_tx",
+    "rtx_elapsed",
+    "ack_pos",
+    "wire_payload",
+)
+P_BOOL = (
+    "keepalive",
+    "hole",
+    "retrans",
+    "gapfill",
+    "dup_start",
+    "fast",
+    "timeout",
+    "early",
+    "spurious",
+    "dupack",
+    "acked",
+    "acked_clean",
+    "super_seg",
+    "zero_window",
+)
+#: per-half outputs written into ``ct.h`` (rows of one int64 block)
+H_INT = (
+    "packets",
+    "bytes",
+    "ip_bytes",
+    "data_packets",
+    "retrans",
+    "fast_retrans",
+    "timeout_retrans",
+    "early_retrans",
+    "spurious_retrans",
+    "gapfills",
+    "holes",
+    "dupacks",
+    "zero_windows",
+    "keepalives",
+    "super_segments",
+    "syns",
+    "fins",
+    "rsts",
+    "max_seg_sent",
+    "max_payload_captured",
+    "max_seg_acked",
+    "df_data",
+    "stuck_acks",
+    "max_end",
+    "final_ack",
+    "max_repeats",
+    "ttl_min",
+    "ttl_max",
+    "first_idx",
+    "last_idx",
+    "first_ts",
+    "last_ts",
+    "first_fin",
+    "first_rst",
+    "last_data",
+    "first_pure_ack",
+)
+# row numbers, as globals numba freezes into the kernels
+_PME, _CUMACK, _PCB, _PTX, _ELAPSED, _ACKPOS, _WIRE = (P_INT.index(k) for k in P_INT)
+(
+    _KA,
+    _HOLE,
+    _RETR,
+    _GAP,
+    _DUPSTART,
+    _FAST,
+    _TIMEOUT,
+    _EARLY,
+    _SPUR,
+    _DUPACK,
+    _ACKED,
+    _CLEAN,
+    _SUPER,
+    _ZWIN,
+) = (P_BOOL.index(k) for k in P_BOOL)
+(
+    _H_PACKETS,
+    _H_BYTES,
+    _H_IP_BYTES,
+    _H_DATA,
+    _H_RETR,
+    _H_FAST,
+    _H_TIMEOUT,
+    _H_EARLY,
+    _H_SPUR,
+    _H_GAP,
+    _H_HOLES,
+    _H_DUPACK,
+    _H_ZWIN,
+    _H_KA,
+    _H_SUPER,
+    _H_SYN,
+    _H_FIN,
+    _H_RST,
+    _H_MAX_SENT,
+    _H_MAX_CAPT,
+    _H_MAX_ACKED,
+    _H_DF,
+    _H_STUCK,
+    _H_MAX_END,
+    _H_FINAL_ACK,
+    _H_REPEATS,
+    _H_TTL_MIN,
+    _H_TTL_MAX,
+    _H_FIRST,
+    _H_LAST,
+    _H_FIRST_TS,
+    _H_LAST_TS,
+    _H_FIRST_FIN,
+    _H_FIRST_RST,
+    _H_LAST_DATA,
+    _H_FIRST_PURE_ACK,
+) = (H_INT.index(k) for k in H_INT)
+_I64_MIN = np.iinfo(np.int64).min
+
+
+@numba.njit(cache=True, inline="always")
+def _initial_ttl(ttl: Any) -> Any:
+    return 64 if ttl <= 64 else (128 if ttl <= 128 else 255)
 
 
 @numba.njit(cache=True)
-def _peer_before(half: Any, row: Any, start: Any, end: Any) -> Any:
-    """For each packet (sorted by (half, capture order); half g is [start[g], end[g])),
-    the index of the last packet of the opposite half captured before it, -1 when none:
-    a merge of the two row-sorted halves of each connection."""
-    out = np.full(len(half), -1, np.int64)
-    for g in range(len(start)):
-        j = start[g ^ 1]
-        jend = end[g ^ 1]
-        for i in range(start[g], end[g]):
-            while j < jend and row[j] < row[i]:
-                j += 1
-            if j > start[g ^ 1]:
-                out[i] = j - 1
-    return out
+def _sender(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, hc: Any, s: Any) -> None:
+    """One half's own stream in capture order: highest sequence sent before each packet,
+    keep-alives, holes, repeated starts, retransmission vs gap fill, the previous
+    transmission of a resend's bytes, the half's running cumulative ACK."""
+    _row, ts, flags, rel, end, payload, ackf, rel_ack = c
+    start, stop = k[0][g], k[1][g]
+    mxi, acc, prev_same, next_same, run, hs, he, slot = (
+        s[0],
+        s[1],
+        s[4],
+        s[5],
+        s[6],
+        s[7],
+        s[8],
+        s[9],
+    )
+    if start == stop:
+        return
+    mask = np.uint64(len(slot) - 1)
+    hmin = rel[start]
+    acklow = _I64_MIN
+    for i in range(start, stop):
+        hmin = min(hmin, rel[i])
+        if ackf[i] and (acklow == _I64_MIN or rel_ack[i] < acklow):
+            acklow = rel_ack[i]
+    if acklow == _I64_MIN:
+        acklow = 0
+    low = hmin - 1
+    had = False
+    sent = _I64_MIN  # highest end of the sequence-space packets so far
+    mx = _I64_MIN
+    cm = _I64_MIN
+    nacks = 0
+    nholes = 0
+    repeats = 0
+    for i in range(start, stop):
+        li = i - cs
+        f = flags[i]
+        syn, fin, rst = (f & _SYN) != 0, (f & _FIN) != 0, (f & _RST) != 0
+        r = rel[i]
+        seqsp = end[i] > r
+        pme = sent if had else r
+        pi[_PME, i] = pme
+        ka = (
+            had
+            and r == pme - 1
+            and ((payload[i] == 1 and not syn and not fin) or (not seqsp and not rst and ackf[i]))
+        )
+        jump = seqsp and had and r > pme
+        cand = seqsp and had and r < pme and not ka
+        prev_same[li] = -1
+        next_same[li] = -1
+        if seqsp:
+            h = mix64(np.uint64(r)) & mask
+            while True:
+                j = slot[h]
+                if j < 0:
+                    slot[h] = i
+                    run[li] = 1
+                    break
+                if rel[j] == r:
+                    prev_same[li] = j
+                    next_same[j - cs] = i
+                    slot[h] = i
+                    run[li] = run[j - cs] + 1
+                    break
+                h = (h + np.uint64(1)) & mask
+            repeats = max(repeats, run[li])
+        dup = prev_same[li] >= 0
+        in_hole = False
+        if cand:  # the last hole starting at or below r (holes so far: later ones start higher)
+            a, b = 0, nholes
+            while a < b:
+                m = (a + b) >> 1
+                if hs[m] <= r:
+                    a = m + 1
+                else:
+                    b = m
+            in_hole = a > 0 and r < he[a - 1]
+        retr = cand and (dup or not in_hole)
+        if jump:
+            hs[nholes] = pme
+            he[nholes] = r
+            nholes += 1
+        mx = max(mx, end[i] if seqsp else low)
+        mxi[li] = mx
+        if seqsp:
+            sent = max(sent, end[i])
+            had = True
+        if retr:  # first packet of the half whose running highest end passes r
+            a, b = start, i
+            while a < b:
+                m = (a + b) >> 1
+                if mxi[m - cs] > r:
+                    b = m
+                else:
+                    a = m + 1
+            ptx = max(a, prev_same[li])
+            pi[_PTX, i] = ptx
+            pi[_ELAPSED, i] = ts[i] - ts[ptx]
+        else:
+            pi[_PTX, i] = -1
+            pi[_ELAPSED, i] = 0
+        cm = max(cm, rel_ack[i] if ackf[i] else acklow - 1)
+        pi[_CUMACK, i] = cm
+        nacks += 1 if ackf[i] else 0
+        acc[li] = nacks
+        pb[_KA, i] = ka
+        pb[_HOLE, i] = jump
+        pb[_RETR, i] = retr
+        pb[_GAP, i] = cand and not retr
+        pb[_DUPSTART, i] = dup
+    hc[_H_REPEATS, g] = repeats
+    # empty the start table for the next half (every probe run starts at a home slot)
+    for i in range(start, stop):
+        if end[i] > rel[i]:
+            h = mix64(np.uint64(rel[i])) & mask
+            while slot[h] >= 0:
+                slot[h] = -1
+                h = (h + np.uint64(1)) & mask
 
 
 @numba.njit(cache=True)
-def _covering_acks(
-    half: Any,
-    row: Any,
-    end: Any,
-    ackf: Any,
-    cumack: Any,
-    seqspace: Any,
-    next_same: Any,
-    spurious: Any,
-    h_start: Any,
-    h_end: Any,
-    ack_pos: Any,
-    acked: Any,
-) -> None:
-    """For each transmission (packets in (half, capture order)), the peer's first ACK
-    after it whose cumulative ACK covers its end: `ack_pos` (-1 when none). `acked` when
-    there is one, no later transmission of the same start came before that ACK (that ACK
-    may be for the copy), and the transmission is not a spurious resend.
+def _exchange(conn: Any, cs: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, s: Any) -> None:
+    """Both halves of one connection merged in capture order: each packet's view of the
+    peer (its last packet before it), duplicate ACKs, and how each resend was triggered."""
+    row, _ts, flags, _rel, end, payload, ackf, rel_ack = c
+    window = x[0]
+    mxi, acc, dcum, pred = s[0], s[1], s[2], s[3]
+    g0 = 2 * conn
+    i0, e0 = k[0][g0], k[1][g0]
+    i1, e1 = k[0][g0 + 1], k[1][g0 + 1]
+    last = [-1, -1]
+    dc = [0, 0]
+    while i0 < e0 or i1 < e1:
+        if i1 >= e1 or (i0 < e0 and row[i0] < row[i1]):
+            i, d = i0, 0
+            i0 += 1
+        else:
+            i, d = i1, 1
+            i1 += 1
+        li = i - cs
+        pr = last[1 - d]
+        pred[li] = pr
+        pcb = pi[_CUMACK, pr] if pr >= 0 and acc[pr - cs] > 0 else _LOW
+        pi[_PCB, i] = pcb
+        f = flags[i]
+        dupack = False
+        if (
+            ackf[i]
+            and payload[i] == 0
+            and (f & (_SYN | _FIN | _RST)) == 0
+            and i > k[0][g0 + d]
+            and ackf[i - 1]
+            and rel_ack[i] == rel_ack[i - 1]
+            and window[i] == window[i - 1]
+        ):
+            dupack = (mxi[pr - cs] if pr >= 0 else _LOW) > rel_ack[i]
+        pb[_DUPACK, i] = dupack
+        dc[d] += 1 if dupack else 0
+        dcum[li] = dc[d]
+        fast = timeout = early = spurious = False
+        if pb[_RETR, i]:
+            ptx = pi[_PTX, i]
+            pp = pred[ptx - cs]
+            dups = (dcum[pr - cs] if pr >= 0 else 0) - (dcum[pp - cs] if pp >= 0 else 0)
+            fast = dups >= FAST_RETRANS_DUPACKS
+            timeout = not fast and pi[_ELAPSED, i] >= RTO_MIN_NS
+            early = not fast and not timeout
+            spurious = pcb >= end[i]
+        pb[_FAST, i] = fast
+        pb[_TIMEOUT, i] = timeout
+        pb[_EARLY, i] = early
+        pb[_SPUR, i] = spurious
+        last[d] = i
 
-    Half g is [h_start[g], h_end[g]). The peer's ACKs of a half are in capture order with
-    a running-maximum cumulative ACK, so both conditions are binary searches among them:
-    one pass, no temporaries."""
-    n = len(half)
-    # the ACK-carrying packets; half g's are ai[acks[h_start[g]]:acks[h_end[g]]]
-    ai = np.flatnonzero(ackf)
-    acks = np.zeros(n + 1, np.int64)  # ACK-carrying packets before each index
-    for i in range(n):
-        acks[i + 1] = acks[i] + (1 if ackf[i] else 0)
-    for t in range(n):
-        if not seqspace[t]:
+
+@numba.njit(cache=True)
+def _acknowledged(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, s: Any, rounds: int) -> None:
+    """Each transmission of a half: the peer's first ACK after it covering its end, whether
+    it counts as acknowledged, and whether clean (Karn; `_karn` in the module docstring)."""
+    row, _ts, _flags, rel, end, _payload, ackf, _rel_ack = c
+    next_same, aidx, nxt = s[5], s[10], s[11]
+    start, stop = k[0][g], k[1][g]
+    q0, q1 = k[0][g ^ 1], k[1][g ^ 1]
+    na = 0
+    for j in range(q0, q1):  # the peer's ACK-carrying packets, cumulative ACK rising
+        if ackf[j]:
+            aidx[na] = j
+            na += 1
+    for t in range(start, stop):
+        pi[_ACKPOS, t] = -1
+        pb[_ACKED, t] = False
+        if end[t] <= rel[t]:
             continue
-        g = half[t] ^ 1
-        lo, hi = acks[h_start[g]], acks[h_end[g]]
-        # first ACK with cumulative ACK >= the transmission's end ...
-        a, b = lo, hi
+        a, b = 0, na  # first ACK whose cumulative ACK covers the end ...
         while a < b:
             m = (a + b) >> 1
-            if cumack[ai[m]] < end[t]:
+            if pi[_CUMACK, aidx[m]] < end[t]:
                 a = m + 1
             else:
                 b = m
-        k = a
-        # ... and first ACK sent after it
-        a, b = lo, hi
+        first = a
+        a, b = 0, na  # ... and first ACK sent after it
         while a < b:
             m = (a + b) >> 1
-            if row[ai[m]] <= row[t]:
+            if row[aidx[m]] <= row[t]:
                 a = m + 1
             else:
                 b = m
-        if a > k:
-            k = a
-        if k >= hi:
+        first = max(first, a)
+        if first >= na:
             continue
-        ap = ai[k]
-        ack_pos[t] = ap
-        nx = next_same[t]
+        ap = aidx[first]
+        pi[_ACKPOS, t] = ap
+        nx = next_same[t - cs]
         superseded = nx >= 0 and row[nx] < row[ap]
-        acked[t] = not superseded and not spurious[t]
+        pb[_ACKED, t] = not superseded and not pb[_SPUR, t]
+    # Karn: walk each acknowledged transmission's chain of later resends in the half
+    # until one overlaps it (not clean) or the chain passes its ACK (clean)
+    nextre = stop
+    for i in range(stop - 1, start - 1, -1):
+        nxt[i - cs] = nextre
+        if pb[_RETR, i] or pb[_GAP, i]:
+            nextre = i
+    for t in range(start, stop):
+        clean = pb[_ACKED, t]
+        if clean:
+            ack_row = row[pi[_ACKPOS, t]]
+            j = nxt[t - cs]
+            seen = 0
+            while j < stop:
+                if seen == rounds:  # undecided: never credit a size that may not have got through
+                    clean = False
+                    break
+                seen += 1
+                if row[j] >= ack_row:
+                    break
+                if rel[j] < end[t] and end[j] > rel[t]:
+                    clean = False
+                    break
+                j = nxt[j - cs]
+        pb[_CLEAN, t] = clean
 
 
-def _karn_clean(
-    acked: np.ndarray, ack_pos: I64, resend: np.ndarray, half: I64, row: I64, rel: I64, end: I64
-) -> np.ndarray:
-    """Acknowledged transmissions with no overlapping resend before their covering ACK.
+@numba.njit(cache=True)
+def _tally(g: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any) -> None:
+    """A half's on-wire segment sizes (TSO/GSO), zero windows, and its counters."""
+    _row, ts, flags, rel, end, payload, ackf, rel_ack = c
+    window, ttl, ip_len, tcp_hdr_len, df, mss = x
+    start, stop = k[0][g], k[1][g]
+    peer_mss: Any = np.int64(mss[g ^ 1])
+    # hc starts zeroed (`_H_REPEATS` already filled by `_sender`); the other defaults:
+    max_end = final_ack = _I64_MIN
+    for r in (_H_FIRST, _H_LAST, _H_FIRST_FIN, _H_FIRST_RST, _H_LAST_DATA, _H_FIRST_PURE_ACK):
+        hc[r, g] = -1
+    any_own = False
+    tmin: Any = 256
+    tmax: Any = -1
+    amin: Any = 256
+    amax: Any = -1
+    for i in range(start, stop):
+        f = flags[i]
+        syn, fin, rst = (f & _SYN) != 0, (f & _FIN) != 0, (f & _RST) != 0
+        pl: Any = np.int64(payload[i])
+        data = pl > 0
+        t: Any = np.int64(ttl[i])
+        local_sender = _initial_ttl(t) == t
+        sup = data and (
+            (peer_mss > 0 and pl > peer_mss)
+            or (peer_mss == 0 and local_sender and np.int64(ip_len[i]) > ETHERNET_MTU)
+        )
+        wire = pl
+        if sup and peer_mss > 0:
+            opt_len: Any = max(np.int64(tcp_hdr_len[i]) - TCP_MIN_HDR, 0)
+            wire = max(peer_mss - opt_len, 1)
+        zwin = window[i] == 0 and not rst and not syn and not fin
+        pb[_SUPER, i] = sup
+        pb[_ZWIN, i] = zwin
+        pi[_WIRE, i] = wire
+        retr = pb[_RETR, i]
+        hc[_H_PACKETS, g] += 1
+        hc[_H_BYTES, g] += pl
+        hc[_H_IP_BYTES, g] += np.int64(ip_len[i])
+        hc[_H_RETR, g] += retr
+        hc[_H_FAST, g] += pb[_FAST, i]
+        hc[_H_TIMEOUT, g] += pb[_TIMEOUT, i]
+        hc[_H_EARLY, g] += pb[_EARLY, i]
+        hc[_H_SPUR, g] += pb[_SPUR, i]
+        hc[_H_GAP, g] += pb[_GAP, i]
+        hc[_H_HOLES, g] += pb[_HOLE, i]
+        hc[_H_DUPACK, g] += pb[_DUPACK, i]
+        hc[_H_ZWIN, g] += zwin
+        hc[_H_KA, g] += pb[_KA, i]
+        hc[_H_SUPER, g] += sup
+        hc[_H_SYN, g] += syn
+        hc[_H_FIN, g] += fin
+        hc[_H_RST, g] += rst
+        if data:
+            hc[_H_DATA, g] += 1
+            hc[_H_MAX_SENT, g] = max(hc[_H_MAX_SENT, g], wire)
+            hc[_H_MAX_CAPT, g] = max(hc[_H_MAX_CAPT, g], pl)
+            if pb[_CLEAN, i]:
+                hc[_H_MAX_ACKED, g] = max(hc[_H_MAX_ACKED, g], wire)
+            hc[_H_DF, g] += df[i]
+            hc[_H_LAST_DATA, g] = i
+        if retr and rel[i] == pi[_PCB, i]:
+            hc[_H_STUCK, g] += 1
+        if end[i] > rel[i]:
+            max_end = max(max_end, end[i])
+        if ackf[i]:
+            final_ack = max(final_ack, rel_ack[i])
+            if not syn and hc[_H_FIRST_PURE_ACK, g] < 0:
+                hc[_H_FIRST_PURE_ACK, g] = i
+        # TTLs of the sender's own packets: RSTs are left out (a forged one would skew them)
+        amin, amax = min(amin, t), max(amax, t)
+        if not rst:
+            any_own = True
+            tmin, tmax = min(tmin, t), max(tmax, t)
+        if fin and hc[_H_FIRST_FIN, g] < 0:
+            hc[_H_FIRST_FIN, g] = i
+        if rst and hc[_H_FIRST_RST, g] < 0:
+            hc[_H_FIRST_RST, g] = i
+    hc[_H_MAX_END, g] = 0 if max_end == _I64_MIN else max_end
+    hc[_H_FINAL_ACK, g] = _LOW if final_ack == _I64_MIN else final_ack
+    if stop > start:
+        hc[_H_TTL_MIN, g] = tmin if any_own else amin
+        hc[_H_TTL_MAX, g] = tmax if any_own else amax
+        hc[_H_FIRST, g], hc[_H_LAST, g] = start, stop - 1
+        hc[_H_FIRST_TS, g], hc[_H_LAST_TS, g] = ts[start], ts[stop - 1]
 
-    Packets are sorted by (half, capture order). Each candidate walks the chain of later
-    resends in its half until a resend overlaps it (not clean) or the chain passes its
-    ACK (clean); `MAX_KARN_ROUNDS` resends bound each walk, and a candidate still
-    undecided then counts as not clean. One numba pass: the walk is a pointer chase."""
-    cand = np.flatnonzero(acked)
-    ack_row = row[ack_pos[cand]]
-    clean = _karn_walk(cand, ack_row, resend, half, row, rel, end, MAX_KARN_ROUNDS)
-    out = np.zeros(len(half), dtype=bool)
-    out[cand] = clean
-    return out
 
-
-def _by_half_then_value(g: I64, v: I64) -> I64:
-    """Stable order by (g, v) of elements already in (g, capture order) order.
-
-    Within a half, sequence numbers mostly rise with capture order, so a stable sort of
-    one composite key is a merge of long runs (timsort), far cheaper than a 3-key
-    lexsort; the lexsort remains for keys that would not fit in 62 bits."""
-    if len(g) == 0:
-        return np.zeros(0, dtype=np.int64)
-    vmin = int(v.min())
-    span = int(v.max()) - vmin + 1
-    if (int(g.max()) + 1) * span < (1 << 62):
-        out: I64 = np.argsort(g * span + (v - vmin), kind="stable").astype(np.int64)
-        return out
-    return np.lexsort((np.arange(len(g)), v, g)).astype(np.int64)
+@numba.njit(cache=True)
+def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int) -> None:
+    """All connections, one at a time, with scratch arrays sized to the largest one."""
+    nh = len(k[0])
+    m, mh = 1, 1
+    for g in range(nh):
+        mh = max(mh, k[1][g] - k[0][g])
+        if g & 1:
+            m = max(m, k[1][g] - k[0][g - 1])
+    cap = 16
+    while cap < 2 * mh:
+        cap *= 2
+    s = (
+        np.empty(m, np.int64),  # 0 running highest end, incl. the packet (mxi)
+        np.empty(m, np.int64),  # 1 ACK-carrying packets so far
+        np.empty(m, np.int64),  # 2 duplicate ACKs so far
+        np.empty(m, np.int64),  # 3 the peer's last packet before it
+        np.empty(m, np.int64),  # 4 previous transmission with the same start
+        np.empty(m, np.int64),  # 5 next transmission with the same start
+        np.empty(m, np.int64),  # 6 transmissions of the same start so far
+        np.empty(m, np.int64),  # 7 hole starts
+        np.empty(m, np.int64),  # 8 hole ends
+        np.full(cap, -1, np.int64),  # 9 start -> last packet (open addressing)
+        np.empty(m, np.int64),  # 10 the peer's ACK-carrying packets
+        np.empty(m, np.int64),  # 11 next resend in the half
+    )
+    for conn in range(nh // 2):
+        g = 2 * conn
+        cs = k[0][g]
+        _sender(g, cs, c, k, pi, pb, hc, s)
+        _sender(g + 1, cs, c, k, pi, pb, hc, s)
+        _exchange(conn, cs, c, x, k, pi, pb, s)
+        for d in range(2):
+            _acknowledged(g + d, cs, c, k, pi, pb, s, rounds)
+            _tally(g + d, c, x, k, pi, pb, hc)
 
 
 def analyse_directions(ct: ConnectionTable) -> None:
-    """Fill ``ct.p`` flags and ``ct.h`` counters (see the module docstring)."""
+    """Fill ``ct.p`` flags and ``ct.h`` counters (see the module docstring): one numba
+    pass per connection, with the module's `P_INT`, `P_BOOL` and `H_INT` as outputs."""
     p, h = ct.p, ct.h
     nh = ct.n_half
     n = len(p["half"])
-    half: I64 = p["half"]
-    other = half ^ 1
-    row: I64 = p["row"]
-    ts: I64 = p["ts_ns"]
-    flags: I64 = p["flags"]
-    rel: I64 = p["rel_seq"]
-    end: I64 = p["end"]
-    seg_len: I64 = p["seg_len"]
-    payload = p["payload_len"].astype(np.int64)
-    ackf = p["ackf"]
-    rel_ack: I64 = p["rel_ack"]
-    syn = (flags & _SYN) != 0
-    fin = (flags & _FIN) != 0
-    rst = (flags & _RST) != 0
-    data = payload > 0
-    seqspace = seg_len > 0
-    pos = np.arange(n, dtype=np.int64)
-
-    # --- highest sequence sent before each packet, holes ------------------------------
-    hmin = group_min(rel, np.ones(n, bool), half, nh, 0)
-    low = hmin[half] - 1 if n else rel
-    adv = np.where(seqspace, end, low)
-    max_end_incl = seg_cummax(adv, half)
-    prev_max_end = seg_cummax(adv, half, exclusive=True, fill=0)
-    nseq = seqspace.astype(np.int64)
-    had_prev = (seg_cumsum(nseq, half) - nseq) > 0
-    prev_max_end = np.where(had_prev, prev_max_end, rel)
-    keepalive = (
-        (payload <= 1) & ~syn & ~fin & had_prev & (rel == prev_max_end - 1) & (payload == 1)
-    ) | (~seqspace & ~rst & ackf & had_prev & (rel == prev_max_end - 1))
-    jump = seqspace & had_prev & (rel > prev_max_end)
-    hi_ = np.flatnonzero(jump)
-    hole_half, hole_start, hole_end = half[hi_], prev_max_end[hi_], rel[hi_]
-    cand = seqspace & had_prev & (rel < prev_max_end) & ~keepalive
-
-    # --- repeated starts -----------------------------------------------------------------
-    si = np.flatnonzero(seqspace)
-    o = _by_half_then_value(half[si], rel[si])
-    s_sorted = si[o]
-    same_prev = np.zeros(len(s_sorted), dtype=bool)
-    if len(s_sorted) > 1:
-        same_prev[1:] = (half[s_sorted[1:]] == half[s_sorted[:-1]]) & (
-            rel[s_sorted[1:]] == rel[s_sorted[:-1]]
-        )
-    prev_same = np.full(n, -1, dtype=np.int64)
-    next_same = np.full(n, -1, dtype=np.int64)
-    if len(s_sorted) > 1:
-        prev_same[s_sorted[1:][same_prev[1:]]] = s_sorted[:-1][same_prev[1:]]
-        next_same[s_sorted[:-1][same_prev[1:]]] = s_sorted[1:][same_prev[1:]]
-    dup_start = prev_same >= 0
-    # transmissions of the most-repeated start per half (1 = nothing sent twice)
-    run_id = np.cumsum(~same_prev) - 1
-    run_len = np.bincount(run_id) if len(run_id) else np.zeros(0, np.int64)
-    max_repeats = group_max(
-        run_len[run_id].astype(np.int64), np.ones(len(s_sorted), bool), half[s_sorted], nh, 0
-    )
-
-    qi = np.flatnonzero(cand)
-    k = grouped_searchsorted(hole_half, hole_start, half[qi], rel[qi], side="right") - 1
-    ok = in_group(k, hole_half, half[qi])
-    in_hole = np.zeros(n, dtype=bool)
-    in_hole[qi[ok]] = rel[qi[ok]] < hole_end[k[ok]]
-    retrans = cand & (dup_start | ~in_hole)
-    gapfill = cand & ~retrans
-
-    # --- previous transmission of the same bytes -----------------------------------------
-    ri = np.flatnonzero(retrans)
-    oi = grouped_searchsorted(half, max_end_incl, half[ri], rel[ri], side="right")
-    oi = np.where(in_group(oi, half, half[ri]), oi, ri)
-    prev_tx = np.maximum(oi, prev_same[ri])
-    elapsed = ts[ri] - ts[prev_tx]
-
-    # --- the peer's view: cumulative ACK, highest data, dup ACKs before each packet -----
-    acklow = group_min(rel_ack, ackf, half, nh, 0)
-    cumack = seg_cummax(np.where(ackf, rel_ack, acklow[half] - 1), half)
-    nack = ackf.astype(np.int64)
-    acks_so_far = seg_cumsum(nack, half)
-    pred = _peer_before(half, row, h["start"], h["end"])
-    pred_ok = pred >= 0
-    peer_has_ack = pred_ok & (take_or(acks_so_far, pred, pred_ok, 0) > 0)
-    peer_cumack_before = np.where(peer_has_ack, take_or(cumack, pred, pred_ok, 0), _LOW)
-    peer_max_end_before = np.where(pred_ok, take_or(max_end_incl, pred, pred_ok, _LOW), _LOW)
-
-    prev_in_half = np.where(first_of_group(half), -1, pos - 1)
-    pv = np.clip(prev_in_half, 0, None)
-    pure_ack = ackf & ~data & ~syn & ~fin & ~rst
-    dupack = (
-        pure_ack
-        & (prev_in_half >= 0)
-        & ackf[pv]
-        & (rel_ack == rel_ack[pv])
-        & (p["window"] == p["window"][pv])
-        & (peer_max_end_before > rel_ack)
-    )
-    dcum = seg_cumsum(dupack.astype(np.int64), half)
-
-    # the peer's dup ACKs up to its last packet before each packet (`pred`); a resend
-    # and its previous transmission are in the same half, so `pred` serves both
-    peer_dupacks_before = take_or(dcum, pred, pred_ok, 0)
-    dups_between = peer_dupacks_before[ri] - peer_dupacks_before[prev_tx]
-    fast = np.zeros(n, dtype=bool)
-    timeout = np.zeros(n, dtype=bool)
-    fast[ri] = dups_between >= FAST_RETRANS_DUPACKS
-    timeout[ri] = ~fast[ri] & (elapsed >= RTO_MIN_NS)
-    early = retrans & ~fast & ~timeout
-    spurious = retrans & (peer_cumack_before >= end)
-    prev_tx_all = np.full(n, -1, dtype=np.int64)
-    prev_tx_all[ri] = prev_tx
-    rtx_elapsed = np.zeros(n, dtype=np.int64)
-    rtx_elapsed[ri] = elapsed
-
-    # --- acknowledgment of each transmission -----------------------------------------
-    ack_pos = np.full(n, -1, dtype=np.int64)  # packet index of the covering ACK
-    acked = np.zeros(n, dtype=bool)
-    args = (half, row, end, ackf, cumack, seqspace, next_same, spurious, h["start"], h["end"])
-    _covering_acks(*args, ack_pos, acked)
-    # Karn (RFC 6298 section 3): an ACK that comes after a resend of some of the same
-    # bytes may be for the copy (the kernel may resegment lost bytes at other offsets, as
-    # tcp_mtu_probing does, so "same start" is not enough). A transmission demonstrably
-    # got through at its size only if no overlapping resend in its direction came between
-    # it and its covering ACK; the largest segment acknowledged (`max_seg_acked`) counts
-    # only those.
-    acked_clean = _karn_clean(acked, ack_pos, retrans | gapfill, half, row, rel, end)
-
-    # --- on-wire size, TSO/GSO ---------------------------------------------------------
-    peer_mss = h["mss"][other]
-    ttl = p["ttl"].astype(np.int64)
-    local_sender = initial_ttl(ttl) == ttl
-    super_seg = data & (
-        ((peer_mss > 0) & (payload > peer_mss))
-        | ((peer_mss == 0) & local_sender & (p["ip_len"].astype(np.int64) > ETHERNET_MTU))
-    )
-    # the NIC/GSO cuts at the MSS less the options each segment carries (Linux: MSS 1460
-    # with timestamps -> 1448-byte segments), the super-segment's own options
-    opt_len = np.maximum(p["tcp_hdr_len"].astype(np.int64) - TCP_MIN_HDR, 0)
-    wire_payload = np.where(super_seg & (peer_mss > 0), np.maximum(peer_mss - opt_len, 1), payload)
-    zero_window = (p["window"] == 0) & ~rst & ~syn & ~fin
-
-    p.update(
-        prev_max_end=prev_max_end,
-        keepalive=keepalive,
-        retrans=retrans,
-        fast=fast,
-        timeout=timeout,
-        early=early,
-        spurious=spurious,
-        gapfill=gapfill,
-        hole=jump,
-        dupack=dupack,
-        zero_window=zero_window,
-        acked=acked,
-        acked_clean=acked_clean,
-        ack_pos=ack_pos,
-        prev_tx=prev_tx_all,
-        rtx_elapsed=rtx_elapsed,
-        dup_start=dup_start,
-        peer_cumack_before=peer_cumack_before,
-        super_seg=super_seg,
-        wire_payload=wire_payload,
-        cumack=cumack,
-    )
-
-    # --- per-half counters -------------------------------------------------------------
-    def cnt(mask: np.ndarray) -> I64:
-        return group_count(mask, half, nh)
-
-    h["packets"] = cnt(np.ones(n, bool))
-    h["bytes"] = np.bincount(half, weights=payload, minlength=nh).astype(np.int64)
-    h["ip_bytes"] = np.bincount(half, weights=p["ip_len"].astype(np.int64), minlength=nh).astype(
-        np.int64
-    )
-    h["data_packets"] = cnt(data)
-    h["retrans"] = cnt(retrans)
-    h["fast_retrans"] = cnt(fast)
-    h["timeout_retrans"] = cnt(timeout)
-    h["early_retrans"] = cnt(early)
-    h["spurious_retrans"] = cnt(spurious)
-    h["gapfills"] = cnt(gapfill)
-    h["holes"] = cnt(jump)
-    h["dupacks"] = cnt(dupack)
-    h["zero_windows"] = cnt(zero_window)
-    h["keepalives"] = cnt(keepalive)
-    h["super_segments"] = cnt(super_seg)
-    h["syns"] = cnt(syn)
-    h["fins"] = cnt(fin)
-    h["rsts"] = cnt(rst)
-    h["max_seg_sent"] = group_max(wire_payload, data, half, nh, 0)
-    h["max_payload_captured"] = group_max(payload, data, half, nh, 0)
-    h["max_seg_acked"] = group_max(wire_payload, data & acked_clean, half, nh, 0)
-    h["df_data"] = cnt(data & p["df"])
-    h["stuck_acks"] = cnt(retrans & (rel == peer_cumack_before))
-    h["max_end"] = group_max(end, seqspace, half, nh, 0)
-    h["final_ack"] = group_max(rel_ack, ackf, half, nh, _LOW)  # acks *this* half sends
-    h["max_repeats"] = max_repeats
+    pi = np.empty((len(P_INT), n), np.int64)
+    pb = np.empty((len(P_BOOL), n), np.bool_)
+    hc = np.zeros((len(H_INT), nh), np.int64)
+    cols = ("row", "ts_ns", "flags", "rel_seq", "end", "payload_len", "ackf", "rel_ack")
+    c = tuple(p[k] for k in cols)
+    x = (p["window"], p["ttl"], p["ip_len"], p["tcp_hdr_len"], p["df"], h["mss"])
+    _walk(c, x, (h["start"], h["end"]), pi, pb, hc, MAX_KARN_ROUNDS)
+    p.update(zip(P_INT, pi, strict=True))
+    p.update(zip(P_BOOL, pb, strict=True))
+    h.update(zip(H_INT, hc, strict=True))
     #: data still unacknowledged when the capture ends (by the peer's highest ACK)
     h["unacked_at_end"] = h["present"] & (h["final_ack"][np.arange(nh) ^ 1] < h["max_end"])
-    # TTLs of the sender's own packets: RSTs are left out (a forged one would skew them)
-    own = ~rst
-    any_own = group_count(own, half, nh) > 0
-    ttl_src = np.where(any_own[half], own, True)
-    h["ttl_min"] = group_min(ttl, ttl_src, half, nh, 0)
-    h["ttl_max"] = group_max(ttl, ttl_src, half, nh, 0)
-    first = first_index(np.ones(n, bool), half, nh)
-    last = last_index(np.ones(n, bool), half, nh)
-    h["first_idx"], h["last_idx"] = first, last
-    h["first_ts"] = take_or(ts, first, first >= 0, 0)
-    h["last_ts"] = take_or(ts, last, last >= 0, 0)
-    h["first_fin"] = first_index(fin, half, nh)
-    h["first_rst"] = first_index(rst, half, nh)
-    h["last_data"] = last_index(data, half, nh)
     hop_ttl = h["ttl_max"]
     h["hops"] = np.where(h["present"], initial_ttl(hop_ttl) - hop_ttl, -1)
-    first_ack = first_index(ackf & ~syn, half, nh)
-    h["first_pure_ack"] = first_ack
