@@ -1,12 +1,21 @@
-"""`TableBuilder`: appending chunks equals concatenating their selected rows."""
+"""`TableBuilder`: appending chunks equals concatenating their selected rows; address text."""
 
 from __future__ import annotations
+
+import ipaddress
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pathsleuth.capture.table import PacketTable, TableBuilder, concat, empty_columns
+from pathsleuth.capture.table import (
+    PacketTable,
+    TableBuilder,
+    concat,
+    empty_columns,
+    format_addr,
+    parse_addr,
+)
 
 NAMES = ("frame", "src_hi", "df", "sack_left")
 
@@ -41,3 +50,11 @@ def test_append_equals_concat_of_the_kept_rows(parts: list[tuple[int, bool]]) ->
     for k in NAMES:
         assert got.columns[k].dtype == want.columns[k].dtype
         np.testing.assert_array_equal(got.columns[k], want.columns[k])
+
+
+@given(st.ip_addresses())
+def test_format_addr_is_ipaddress_text(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    """The dotted-quad fast path and the IPv6 path both give `ipaddress`'s text (an
+    IPv4-mapped IPv6 address is the table's IPv4 convention, so it reads as IPv4)."""
+    mapped = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
+    assert format_addr(*parse_addr(str(addr))) == str(mapped or addr)

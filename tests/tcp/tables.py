@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 from pathsleuth.capture.table import (
     ICMP4_DEST_UNREACH,
@@ -211,3 +212,51 @@ class Conv:
 
 def frames_of(table: PacketTable, mask: np.ndarray) -> list[int]:  # type: ignore[type-arg]
     return [int(x) for x in table.frame[mask]]
+
+
+_FLAG_SETS = ("S", "SA", "A", "A", "A", "PA", "PA", "PA", "FA", "RA", "R", "")
+
+
+@st.composite
+def tcp_streams(draw: st.DrawFn) -> PacketTable:
+    """Random TCP packets of a few 4-tuples (both directions, port reuse, SYN options,
+    resends, overlaps, holes, dup ACKs, zero windows, super-segments, 2^32 wraps)."""
+    n = draw(st.integers(1, 70))
+    bases = draw(st.lists(st.integers(0, (1 << 32) - 1), min_size=4, max_size=4))
+    if draw(st.booleans()):
+        bases[0] = (1 << 32) - 7  # sequence numbers wrap inside the stream
+    rows = []
+    t = 0.0
+    for _ in range(n):
+        flow = draw(st.integers(0, 2))
+        d = draw(st.integers(0, 1))
+        a, b = ("10.0.0.1", "10.0.0.2") if flow < 2 else ("10.0.0.1", "10.0.0.3")
+        pa, pb = (40000 + flow, 25)
+        if d:
+            a, b, pa, pb = b, a, pb, pa
+        t += draw(st.sampled_from((0.0001, 0.001, 0.05, 0.25)))
+        flags = draw(st.sampled_from(_FLAG_SETS))
+        payload = draw(st.sampled_from((0, 0, 1, 3, 5, 8, 1448, 1600)))
+        hdr = draw(st.sampled_from((20, 32)))
+        row = {
+            "t": t,
+            "ip_version": 4,
+            "proto": 6,
+            "src": a,
+            "dst": b,
+            "sport": pa,
+            "dport": pb,
+            "seq": (bases[d] + draw(st.integers(0, 40))) % (1 << 32),
+            "ack": (bases[1 - d] + draw(st.integers(0, 40))) % (1 << 32),
+            "flags": flags,
+            "window": draw(st.sampled_from((0, 100, 100, 200))),
+            "ttl": draw(st.sampled_from((1, 54, 64, 116, 128, 255))),
+            "df": draw(st.booleans()),
+            "tcp_hdr_len": hdr,
+            "payload_len": payload,
+            "ip_len": 20 + hdr + payload,
+        }
+        if "S" in flags:
+            row["opt_mss"] = draw(st.sampled_from((0, 3, 5, 1460)))
+        rows.append(row)
+    return make_table(rows)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pathsleuth.capture.table import Status
-from pathsleuth.tcp.connections import build_connections, tcp_rows
-from tcp.tables import Conv, make_table
+from pathsleuth.capture.table import PacketTable, Status, TcpFlag
+from pathsleuth.tcp.connections import ConnectionTable, build_connections, tcp_rows
+from pathsleuth.tcp.groups import first_index, first_of_group, unwrap32
+from tcp.tables import Conv, make_table, tcp_streams
 
 
 def test_two_directions_one_connection_oriented_by_syn() -> None:
@@ -188,3 +189,45 @@ def test_property_flows_are_unordered_endpoint_pairs(pkts: list[tuple[int, int, 
         for r in rows.tolist():
             a, b, sp, dp = pkts[r]
             assert {(*addrs[a], sp), (*addrs[b], dp)} == ends
+
+
+def _unwrap_with_grouped_arrays(ct: ConnectionTable) -> dict[str, np.ndarray]:
+    """The whole-array formulation `connections._unwrap_halves` replaced."""
+    p, h, nh = ct.p, ct.h, ct.n_half
+    half, flags = p["half"], p["flags"]
+    start, present = h["start"], h["present"]
+    seq = p["seq"].astype(np.int64)
+    syn = (flags & int(TcpFlag.SYN)) != 0
+    fi_syn = first_index(syn, half, nh)
+    base_idx = np.where(fi_syn >= 0, fi_syn, np.where(present, start, -1))
+    base = np.where(base_idx >= 0, seq[np.clip(base_idx, 0, None)], 0)
+    rel = unwrap32(seq, half, base[half[first_of_group(half)]])
+    seg_len = p["payload_len"].astype(np.int64) + syn + ((flags & int(TcpFlag.FIN)) != 0)
+    ackf = (flags & int(TcpFlag.ACK)) != 0
+    ai = np.flatnonzero(ackf)
+    rel_ack = np.zeros(len(seq), dtype=np.int64)
+    if len(ai):
+        ack, ah = p["ack"][ai], half[ai]
+        afirst = np.flatnonzero(first_of_group(ah))
+        other = ah[afirst] ^ 1
+        other_base = np.where(present[other], base[other], ack[afirst])
+        rel_ack[ai] = unwrap32(ack, ah, other_base)
+    return {
+        "syn_idx": fi_syn,
+        "base": base,
+        "rel_seq": rel,
+        "seg_len": seg_len,
+        "end": rel + seg_len,
+        "ackf": ackf,
+        "rel_ack": rel_ack,
+    }
+
+
+@given(tcp_streams())
+@settings(max_examples=300, deadline=None)  # the first example compiles (or loads) numba
+def test_unwrap_kernel_matches_the_grouped_formulation(table: PacketTable) -> None:
+    ct = build_connections(table)
+    for key, want in _unwrap_with_grouped_arrays(ct).items():
+        got = ct.h[key] if key in ("syn_idx", "base") else ct.p[key]
+        np.testing.assert_array_equal(got, want, err_msg=key)
+        assert got.dtype == want.dtype, key

@@ -13,7 +13,7 @@ from pathsleuth.tcp.connections import ConnectionTable, build_connections
 from pathsleuth.tcp.directions import analyse_directions, initial_ttl
 from tcp import directions_reference as reference
 from tcp.directions_reference import _karn_clean
-from tcp.tables import Conv, make_table
+from tcp.tables import Conv, tcp_streams
 
 
 def _ct(t: PacketTable) -> ConnectionTable:
@@ -315,55 +315,7 @@ def test_peer_before_matches_the_grouped_search(args: tuple[np.ndarray, ...]) ->
     np.testing.assert_array_equal(_peer_before(half, row, *bounds), want)
 
 
-_FLAG_SETS = ("S", "SA", "A", "A", "A", "PA", "PA", "PA", "FA", "RA", "R", "")
-
-
-@st.composite
-def _streams(draw: st.DrawFn) -> PacketTable:
-    """Random TCP packets of a few 4-tuples (both directions, port reuse, SYN options,
-    resends, overlaps, holes, dup ACKs, zero windows, super-segments, 2^32 wraps)."""
-    n = draw(st.integers(1, 70))
-    bases = draw(st.lists(st.integers(0, (1 << 32) - 1), min_size=4, max_size=4))
-    if draw(st.booleans()):
-        bases[0] = (1 << 32) - 7  # sequence numbers wrap inside the stream
-    rows = []
-    t = 0.0
-    for _ in range(n):
-        flow = draw(st.integers(0, 2))
-        d = draw(st.integers(0, 1))
-        a, b = ("10.0.0.1", "10.0.0.2") if flow < 2 else ("10.0.0.1", "10.0.0.3")
-        pa, pb = (40000 + flow, 25)
-        if d:
-            a, b, pa, pb = b, a, pb, pa
-        t += draw(st.sampled_from((0.0001, 0.001, 0.05, 0.25)))
-        flags = draw(st.sampled_from(_FLAG_SETS))
-        payload = draw(st.sampled_from((0, 0, 1, 3, 5, 8, 1448, 1600)))
-        hdr = draw(st.sampled_from((20, 32)))
-        row = {
-            "t": t,
-            "ip_version": 4,
-            "proto": 6,
-            "src": a,
-            "dst": b,
-            "sport": pa,
-            "dport": pb,
-            "seq": (bases[d] + draw(st.integers(0, 40))) % (1 << 32),
-            "ack": (bases[1 - d] + draw(st.integers(0, 40))) % (1 << 32),
-            "flags": flags,
-            "window": draw(st.sampled_from((0, 100, 100, 200))),
-            "ttl": draw(st.sampled_from((1, 54, 64, 116, 128, 255))),
-            "df": draw(st.booleans()),
-            "tcp_hdr_len": hdr,
-            "payload_len": payload,
-            "ip_len": 20 + hdr + payload,
-        }
-        if "S" in flags:
-            row["opt_mss"] = draw(st.sampled_from((0, 3, 5, 1460)))
-        rows.append(row)
-    return make_table(rows)
-
-
-@given(_streams())
+@given(tcp_streams())
 @settings(max_examples=300, deadline=None)
 def test_fused_pass_matches_the_whole_array_formulation(table: PacketTable) -> None:
     """Every per-packet flag and per-half counter of the numba pass equals the NumPy

@@ -7,7 +7,8 @@ re-sorts the packets by *half* (one direction of one connection: ``half = 2 * co
 dir``, dir 0 = initiator -> responder) and capture order. Sequence and acknowledgment
 numbers are unwrapped mod 2^32 per half, relative to the ISN (or to the first sequence
 number seen when the capture starts mid-connection). Flows are numbered by one numba
-hash pass (`_flow_ids`) and ordered by a counting sort; the rest is NumPy grouping. No
+hash pass (`_flow_ids`) and ordered by a counting sort; sequence numbers are unwrapped
+by one numba pass over the halves (`_unwrap_halves`); the rest is NumPy grouping. No
 Python loop touches packets.
 
 The result, a `ConnectionTable`, is handed to `tcp.directions` (per-direction loss and
@@ -28,10 +29,11 @@ from pathsleuth.capture.summary import mix64
 from pathsleuth.capture.table import IPPROTO_TCP, PacketTable, Status, TcpFlag
 from pathsleuth.tcp.groups import (
     I64,
+    SEQ_HALF,
+    SEQ_MOD,
     first_index,
     first_of_group,
     group_bounds,
-    unwrap32,
 )
 
 Arr = npt.NDArray[Any]
@@ -56,7 +58,8 @@ _COPIED = ("ts_ns", "seq", "ack", "payload_len", "window", "ttl", "df", "ip_len"
 
 class LazyColumns(dict[str, Arr]):
     """Packet columns in connection order; a missing PacketTable column is gathered
-    (``table[name][row]``) the first time it is asked for, so unused columns cost nothing."""
+    (``table[name][row]``), and ``conn``/``dir`` are derived from ``half``, the first time
+    they are asked for, so unused columns cost nothing."""
 
     def __init__(self, table: PacketTable, rows: I64) -> None:
         super().__init__()
@@ -64,11 +67,28 @@ class LazyColumns(dict[str, Arr]):
         self["row"] = rows
 
     def __missing__(self, key: str) -> Arr:
-        if key not in self._table.columns:
+        if key in _DERIVED:  # from the half: conn = half // 2, dir = half % 2
+            col = _DERIVED[key](self["half"])
+        elif key in self._table.columns:
+            col = self._table.columns[key][self["row"]]
+        else:
             raise KeyError(key)
-        col = self._table.columns[key][self["row"]]
         self[key] = col
         return col
+
+
+def _conn_of(half: I64) -> I64:
+    out: I64 = half >> 1
+    return out
+
+
+def _dir_of(half: I64) -> I64:
+    out: I64 = half & 1
+    return out
+
+
+#: packet columns computed from ``half`` on first use
+_DERIVED = {"conn": _conn_of, "dir": _dir_of}
 
 
 @dataclass
@@ -271,8 +291,6 @@ def build_connections(table: PacketTable) -> ConnectionTable:
     for colname in _COPIED:
         p[colname] = tc[colname][frows]
     half = half_t[final]
-    p["conn"] = half >> 1
-    p["dir"] = half & 1
     p["half"] = half
     flags = flags[final]
     p["flags"] = flags
@@ -290,46 +308,87 @@ def build_connections(table: PacketTable) -> ConnectionTable:
     return ct
 
 
+@numba.njit(cache=True)
+def _unwrap_halves(
+    seq: Any,
+    ack: Any,
+    flags: Any,
+    payload: Any,
+    start: Any,
+    stop: Any,
+    rel: Any,
+    seg_len: Any,
+    end: Any,
+    ackf: Any,
+    rel_ack: Any,
+    base: Any,
+    syn_idx: Any,
+) -> None:
+    """Per half (packets [start[g], stop[g]) in capture order): the base (first SYN's
+    sequence number, else the first packet's), relative sequence numbers unwrapped across
+    2^32 wraps (`groups.unwrap32`), sequence-space lengths, and relative ACKs in the
+    peer's space (measured from the peer's base; from the half's own first ACK when the
+    peer is not in the capture)."""
+    nh = len(start)
+    for g in range(nh):
+        syn_idx[g] = -1
+        base[g] = 0
+        for i in range(start[g], stop[g]):
+            if flags[i] & _SYN:
+                syn_idx[g] = i
+                break
+        if syn_idx[g] >= 0:
+            base[g] = np.int64(seq[syn_idx[g]])
+        elif stop[g] > start[g]:
+            base[g] = np.int64(seq[start[g]])
+    for g in range(nh):
+        peer_present = stop[g ^ 1] > start[g ^ 1]
+        acc = np.int64(0)
+        prev = base[g]
+        aacc = np.int64(0)
+        aprev = np.int64(-1)
+        for i in range(start[g], stop[g]):
+            x = np.int64(seq[i])
+            acc += ((x - prev + SEQ_HALF) & (SEQ_MOD - 1)) - SEQ_HALF
+            prev = x
+            rel[i] = acc
+            f = flags[i]
+            n = np.int64(payload[i]) + (1 if f & _SYN else 0) + (1 if f & _FIN else 0)
+            seg_len[i] = n
+            end[i] = acc + n
+            a = (f & _ACK) != 0
+            ackf[i] = a
+            rel_ack[i] = 0
+            if a:
+                y = np.int64(ack[i])
+                if aprev < 0:  # the half's first ACK
+                    aprev = base[g ^ 1] if peer_present else y
+                aacc += ((y - aprev + SEQ_HALF) & (SEQ_MOD - 1)) - SEQ_HALF
+                aprev = y
+                rel_ack[i] = aacc
+
+
 def _unwrap(ct: ConnectionTable) -> None:
     """Relative sequence / ACK numbers per half, unwrapped across 2^32 wraps."""
     p, h = ct.p, ct.h
     nh = ct.n_half
-    half = p["half"]
-    flags = p["flags"]
-    start, end = group_bounds(half, nh)
+    n = len(p["half"])
+    start, end = group_bounds(p["half"], nh)
     h["start"], h["end"] = start, end
     present = end > start
     h["present"] = present
-    seq = p["seq"].astype(np.int64)
-    syn = (flags & _SYN) != 0
-    fi_syn = first_index(syn, half, nh)
+    rel, seg_len, seg_end, rel_ack = (np.empty(n, np.int64) for _ in range(4))
+    ackf = np.empty(n, np.bool_)
+    base = np.empty(nh, np.int64)
+    fi_syn = np.empty(nh, np.int64)
+    cols = (p["seq"], p["ack"], p["flags"], p["payload_len"], start, end)
+    _unwrap_halves(*cols, rel, seg_len, seg_end, ackf, rel_ack, base, fi_syn)
+    p.update(rel_seq=rel, seg_len=seg_len, end=seg_end, ackf=ackf, rel_ack=rel_ack)
     h["isn_seen"] = fi_syn >= 0
-    base_idx = np.where(fi_syn >= 0, fi_syn, np.where(present, start, -1))
-    base = np.where(base_idx >= 0, seq[np.clip(base_idx, 0, None)], 0)
     h["base"] = base
     h["syn_idx"] = fi_syn
-    # relative sequence numbers: cumulative signed steps, first step measured from base
-    rel = unwrap32(seq, half, base[half[first_of_group(half)]])
-    p["rel_seq"] = rel
-    payload = p["payload_len"].astype(np.int64)
-    seg_len = payload + syn + ((flags & _FIN) != 0)
-    p["seg_len"] = seg_len
-    p["end"] = rel + seg_len
-    # relative ACKs, in the other half's sequence space
-    ackf = (flags & _ACK) != 0
-    p["ackf"] = ackf
-    ai = np.flatnonzero(ackf)
-    rel_ack = np.zeros(len(seq), dtype=np.int64)
-    if len(ai):
-        ack = p["ack"][ai]
-        ah = half[ai]
-        afirst = np.flatnonzero(first_of_group(ah))
-        other = ah[afirst] ^ 1
-        other_base = np.where(present[other], base[other], ack[afirst])
-        rel_ack[ai] = unwrap32(ack, ah, other_base)
-    p["rel_ack"] = rel_ack
     # handshake options per half from its first SYN
-    si = p["row"][np.clip(fi_syn, 0, None)] if len(seq) else np.zeros(nh, np.int64)
+    si = p["row"][np.clip(fi_syn, 0, None)] if n else np.zeros(nh, np.int64)
     has = fi_syn >= 0
     tc = ct.table.columns
     h["mss"] = np.where(has, tc["opt_mss"][si].astype(np.int64), 0)
