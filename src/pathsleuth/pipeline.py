@@ -19,7 +19,7 @@ from pathsleuth.capture.table import TableBuilder, parse_addr
 from pathsleuth.diagnose.engine import AnalysisResult, analyze_table, merge_all
 from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
 from pathsleuth.maillog.correlate import Match, correlate
-from pathsleuth.tcp.columns import ANALYSIS_COLUMNS, analysis_rows
+from pathsleuth.tcp.columns import ICMP_COLUMNS, TCP_COLUMNS, icmp_mask, tcp_mask
 
 
 def decode_paths(
@@ -45,22 +45,24 @@ def analyze_paths(
 ) -> AnalysisResult:
     """Decode, rebuild connections and diagnose every capture in `paths`.
 
-    Each capture is summarised chunk by chunk; only its TCP/ICMP rows and the columns the
-    analysis reads are kept until the whole capture is in (`tcp.columns.analysis_rows`),
-    appended chunk by chunk into growing columns (`capture.table.TableBuilder`).
+    Each capture is summarised chunk by chunk; only its TCP and ICMP rows, each with the
+    columns the analysis reads of them, are kept until the whole capture is in
+    (`tcp.columns`), appended chunk by chunk into growing columns
+    (`capture.table.TableBuilder`).
     `charts` adds the time-sequence points the HTML report draws."""
     results = []
     for path in paths:
         for cap in iter_captures(path):
             builder = SummaryBuilder(cap.name)
-            kept = TableBuilder(ANALYSIS_COLUMNS)
+            tcp = TableBuilder(TCP_COLUMNS)
+            icmp = TableBuilder(ICMP_COLUMNS)
             for table in cap.tables(progress):
                 builder.add(table)
-                kept.append(table, analysis_rows(table))
+                tcp.append(table, tcp_mask(table))
+                icmp.append(table, icmp_mask(table))
             summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
             check_decodable(summary)
-            table = kept.finish()
-            result = analyze_table(table, file=cap.name, charts=charts)
+            result = analyze_table(tcp.finish(), file=cap.name, charts=charts, icmp=icmp.finish())
             result.files = [summary]
             results.append(result)
     merged = merge_all(results)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathsleuth.capture.table import PacketTable
 from pathsleuth.diagnose import AnalysisResult, analyze_table
 from pathsleuth.diagnose.model import Finding, Verdict
-from pathsleuth.tcp.columns import for_analysis
+from pathsleuth.tcp.columns import split_for_analysis
 
 
 def run(t: PacketTable) -> AnalysisResult:
-    """The analysis as `analyze_paths` runs it: on the TCP/ICMP rows and the columns it reads."""
-    return analyze_table(for_analysis(t), file="test.pcap", charts=True)
+    """The analysis as `analyze_paths` runs it: on the TCP rows and the ICMP rows kept
+    apart, each with the columns the analysis reads of them."""
+    tcp, icmp = split_for_analysis(t)
+    return analyze_table(tcp, file="test.pcap", charts=True, icmp=icmp)
 
 
 def only(result: AnalysisResult, verdict: Verdict) -> Finding:

@@ -6,7 +6,13 @@ import re
 from pathlib import Path
 
 from pathsleuth.capture.table import COLUMNS, Status
-from pathsleuth.tcp.columns import ANALYSIS_COLUMNS, for_analysis
+from pathsleuth.tcp.columns import (
+    ANALYSIS_COLUMNS,
+    ICMP_COLUMNS,
+    TCP_COLUMNS,
+    for_analysis,
+    split_for_analysis,
+)
 from tcp.tables import make_table
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "pathsleuth"
@@ -21,6 +27,42 @@ def test_every_column_the_tcp_and_diagnose_stages_name_is_kept() -> None:
     mentioned = {c.name for c in COLUMNS if re.search(rf"\b{c.name}\b", text)}
     assert mentioned - set(ANALYSIS_COLUMNS) == set()
     assert set(ANALYSIS_COLUMNS) <= {c.name for c in COLUMNS}
+
+
+def test_only_tcp_icmp_reads_the_icmp_columns() -> None:
+    """Outside `tcp/icmp.py`, every column named is one the TCP table keeps; `tcp/icmp.py`
+    reads the ICMP table and, of the TCP table, the endpoints of each connection."""
+    files = [p for d in ("tcp", "diagnose") for p in (SRC / d).glob("*.py")]
+    text = "".join(p.read_text("utf-8") for p in files if p.name not in ("icmp.py", "columns.py"))
+    # a column is read by key (p["seq"], tc["opt_mss"]) or as a table attribute (table.proto)
+    mentioned = {
+        c.name for c in COLUMNS if re.search(rf"[\"']{c.name}[\"']|\btable\.{c.name}\b", text)
+    }
+    assert mentioned - set(TCP_COLUMNS) == set()
+    icmp_text = (SRC / "tcp" / "icmp.py").read_text("utf-8")
+    read = {c.name for c in COLUMNS if re.search(rf"\bt\.{c.name}\b", icmp_text)}
+    assert read and read <= set(ICMP_COLUMNS)
+    from_tcp = {c.name for c in COLUMNS if re.search(rf"\btt\.{c.name}\b", icmp_text)}
+    assert from_tcp and from_tcp <= set(TCP_COLUMNS)
+
+
+def test_split_keeps_tcp_and_icmp_rows_apart_in_capture_order() -> None:
+    t = make_table(
+        [
+            dict(ip_version=4, proto=6, src="192.0.2.1", dst="192.0.2.2", sport=1000, dport=25),
+            dict(ip_version=4, proto=17, src="192.0.2.1", dst="192.0.2.53", sport=1, dport=53),
+            dict(ip_version=4, proto=1, src="192.0.2.254", dst="192.0.2.1", icmp_type=3),
+            dict(ip_version=6, proto=58, src="2001:db8::fe", dst="2001:db8::1", icmp_type=2),
+            dict(ip_version=6, proto=6, src="2001:db8::1", dst="2001:db8::2", sport=9, dport=25),
+            dict(ip_version=0, proto=0, status=int(Status.NOT_IP)),
+        ]
+    )
+    tcp, icmp = split_for_analysis(t)
+    assert list(tcp.columns) == list(TCP_COLUMNS)
+    assert list(icmp.columns) == list(ICMP_COLUMNS)
+    assert tcp.frame.tolist() == [1, 5]
+    assert icmp.frame.tolist() == [3, 4]
+    assert icmp.icmp_type.tolist() == [3, 2]
 
 
 def test_keeps_tcp_and_icmp_rows_with_their_frame_numbers() -> None:

@@ -231,3 +231,58 @@ def test_unwrap_kernel_matches_the_grouped_formulation(table: PacketTable) -> No
         got = ct.h[key] if key in ("syn_idx", "base") else ct.p[key]
         np.testing.assert_array_equal(got, want, err_msg=key)
         assert got.dtype == want.dtype, key
+
+
+def _split_with_whole_arrays(
+    fid: np.ndarray, flags: np.ndarray, seq: np.ndarray, src_is_lo: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The whole-array formulation `connections._split_flows` replaced (inputs in flow
+    order)."""
+    syn, ack = int(TcpFlag.SYN), int(TcpFlag.ACK)
+    n = len(fid)
+    flow_start = first_of_group(fid)
+    pos = np.arange(n, dtype=np.int64)
+    flow_first = np.maximum.accumulate(np.where(flow_start, pos, 0))
+    syn_only = ((flags & syn) != 0) & ((flags & ack) == 0)
+    last_syn = np.maximum.accumulate(np.where(syn_only, pos, -1))
+    prev_syn = np.concatenate(([-1], last_syn[:-1]))
+    has_prev_syn = prev_syn >= flow_first
+    ps = np.clip(prev_syn, 0, None)
+    new_isn = has_prev_syn & ((seq != seq[ps]) | (src_is_lo != src_is_lo[ps]))
+    closing = ((flags & int(TcpFlag.FIN | TcpFlag.RST)) != 0).astype(np.int64)
+    cum_close = np.cumsum(closing) - closing
+    closed_before = (cum_close - cum_close[flow_first]) > 0
+    conn_start = flow_start | (syn_only & (new_isn | (~has_prev_syn & closed_before)))
+    conn = np.cumsum(conn_start) - 1
+    nc = int(conn[-1]) + 1
+    synack = ((flags & syn) != 0) & ((flags & ack) != 0)
+    return (
+        conn,
+        np.flatnonzero(conn_start),
+        first_index(syn_only, conn, nc),
+        first_index(synack, conn, nc),
+    )
+
+
+@given(tcp_streams())
+@settings(max_examples=300, deadline=None)
+def test_flow_split_kernel_matches_the_whole_array_formulation(table: PacketTable) -> None:
+    from pathsleuth.tcp.connections import _flow_ids, _split_flows, _stable_order
+
+    tc = table.columns
+    rows = tcp_rows(table)
+    n = len(rows)
+    fid = np.empty(n, np.int64)
+    src_is_lo = np.empty(n, np.bool_)
+    cols = [tc[k] for k in ("src_hi", "src_lo", "sport", "dst_hi", "dst_lo", "dport")]
+    order = _stable_order(fid, _flow_ids(rows, *cols, fid, src_is_lo))
+    conn = np.empty(n, np.int64)
+    per_conn = [np.empty(n, np.int64) for _ in range(3)]
+    nc = _split_flows(order, rows, tc["tcp_flags"], tc["seq"], fid, src_is_lo, conn, *per_conn)
+    r = rows[order]
+    want = _split_with_whole_arrays(
+        fid[order], tc["tcp_flags"][r].astype(np.int64), tc["seq"][r], src_is_lo[order]
+    )
+    np.testing.assert_array_equal(conn, want[0])
+    for got, expected in zip(per_conn, want[1:], strict=True):
+        np.testing.assert_array_equal(got[:nc], expected)

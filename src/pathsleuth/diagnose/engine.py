@@ -59,16 +59,23 @@ class AnalysisResult:
         )
 
 
-def analyze_table(table: PacketTable, *, file: str, charts: bool = False) -> AnalysisResult:
+def analyze_table(
+    table: PacketTable,
+    *,
+    file: str,
+    charts: bool = False,
+    icmp: PacketTable | None = None,
+) -> AnalysisResult:
     """Connections, ICMP correlation and findings for one capture's packets; with
-    `charts`, the time-sequence points of every connection that has a finding."""
-    ct = build_connections(table)
+    `charts`, the time-sequence points of every connection that has a finding. `icmp`:
+    the capture's ICMP rows when `table` holds only its TCP rows (`tcp.columns`)."""
+    ct = build_connections(table, icmp)
     analyse_directions(ct)
-    icmp = match_icmp(ct)
-    for ev in icmp:
+    errors = match_icmp(ct)
+    for ev in errors:
         ev.file = file
     conns = summarise(ct, file=file)
-    ctx = Context(ct=ct, icmp=icmp, file=file)
+    ctx = Context(ct=ct, icmp=errors, file=file)
     findings: list[Finding] = []
     for det in detectors():
         findings.extend(det.run(ctx))
@@ -79,8 +86,8 @@ def analyze_table(table: PacketTable, *, file: str, charts: bool = False) -> Ana
             continue
         c = conns[f.connection_id]
         half = 2 * f.connection_id + (0 if (f.flow.src, f.flow.sport) == (c.src, c.sport) else 1)
-        points[(file, f.connection_id)] = flow_points(ct, half, icmp)
-    return AnalysisResult(connections=conns, findings=findings, icmp=icmp, points=points)
+        points[(file, f.connection_id)] = flow_points(ct, half, errors)
+    return AnalysisResult(connections=conns, findings=findings, icmp=errors, points=points)
 
 
 def merge_all(results: Sequence[AnalysisResult]) -> AnalysisResult:

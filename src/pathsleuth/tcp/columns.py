@@ -1,11 +1,13 @@
 """What the tcp and diagnose stages read of a `PacketTable`, and the cut that keeps only that.
 
 `analyze_paths` holds a capture's packets until the whole capture is read (a connection's
-packets can be anywhere in the file), so it keeps only the rows the analysis looks at
-(`analysis_rows`: TCP, ICMP, ICMPv6) and only the columns it reads (`ANALYSIS_COLUMNS`):
-about two thirds of the bytes per row, and nothing for UDP, ARP or other traffic.
-`for_analysis` is the same cut as a table, for tests and library users.
-`tests/tcp/test_columns.py` checks the list against every column name the two stages
+packets can be anywhere in the file), so it keeps only the rows the analysis looks at and
+only the columns it reads, in two tables: the TCP rows with `TCP_COLUMNS` (`tcp_mask`),
+and the ICMP/ICMPv6 rows with `ICMP_COLUMNS` (`icmp_mask`), whose quoted-packet columns
+are a third of a row and would be empty for every TCP packet. Nothing is kept for UDP, ARP
+or other traffic. `for_analysis` is one table holding both cuts (`ANALYSIS_COLUMNS`), for
+tests and library users; the tcp stage accepts either form.
+`tests/tcp/test_columns.py` checks the lists against every column name the two stages
 mention, so a new use cannot be forgotten here.
 """
 
@@ -16,8 +18,8 @@ import numpy.typing as npt
 
 from pathsleuth.capture.table import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, PacketTable
 
-#: the PacketTable columns read by `pathsleuth.tcp` and `pathsleuth.diagnose`
-ANALYSIS_COLUMNS: tuple[str, ...] = (
+#: the PacketTable columns the tcp stage and the detectors read of TCP packets
+TCP_COLUMNS: tuple[str, ...] = (
     "frame",
     "ts_ns",
     "status",
@@ -44,6 +46,17 @@ ANALYSIS_COLUMNS: tuple[str, ...] = (
     "opt_wscale",
     "opt_sack_perm",
     "opt_has_ts",
+)
+#: the PacketTable columns `tcp.icmp` reads of ICMP and ICMPv6 packets
+ICMP_COLUMNS: tuple[str, ...] = (
+    "frame",
+    "ts_ns",
+    "status",
+    "ip_version",
+    "src_hi",
+    "src_lo",
+    "ttl",
+    "proto",
     "icmp_type",
     "icmp_code",
     "icmp_mtu",
@@ -60,12 +73,34 @@ ANALYSIS_COLUMNS: tuple[str, ...] = (
     "q_has_seq",
     "q_seq",
 )
+#: both, for one table holding TCP and ICMP rows (`for_analysis`)
+ANALYSIS_COLUMNS: tuple[str, ...] = TCP_COLUMNS + tuple(
+    c for c in ICMP_COLUMNS if c not in TCP_COLUMNS
+)
+
+
+def _ip(table: PacketTable) -> npt.NDArray[np.bool_]:
+    ok: npt.NDArray[np.bool_] = table.columns["ip_version"] != 0
+    return ok
+
+
+def tcp_mask(table: PacketTable) -> npt.NDArray[np.bool_] | None:
+    """Which rows are TCP; None when all are."""
+    keep = _ip(table) & (table.columns["proto"] == IPPROTO_TCP)
+    return None if bool(keep.all()) else keep
+
+
+def icmp_mask(table: PacketTable) -> npt.NDArray[np.bool_]:
+    """Which rows are ICMP or ICMPv6."""
+    proto = table.columns["proto"]
+    keep: npt.NDArray[np.bool_] = _ip(table) & ((proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6))
+    return keep
 
 
 def analysis_rows(table: PacketTable) -> npt.NDArray[np.bool_] | None:
     """Which rows the analysis keeps (TCP, ICMP, ICMPv6); None when it keeps them all."""
     proto = table.columns["proto"]
-    keep = (table.columns["ip_version"] != 0) & (
+    keep = _ip(table) & (
         (proto == IPPROTO_TCP) | (proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)
     )
     return None if bool(keep.all()) else keep
@@ -81,3 +116,13 @@ def for_analysis(table: PacketTable) -> PacketTable:
     if keep is None:
         return PacketTable({name: cols[name] for name in ANALYSIS_COLUMNS})
     return PacketTable({name: cols[name][keep] for name in ANALYSIS_COLUMNS})
+
+
+def split_for_analysis(table: PacketTable) -> tuple[PacketTable, PacketTable]:
+    """The two tables `analyze_paths` keeps: TCP rows with `TCP_COLUMNS`, ICMP/ICMPv6
+    rows with `ICMP_COLUMNS` (for tests and library users holding a whole table)."""
+    cols = table.columns
+    keep = tcp_mask(table)
+    tcp = {n: cols[n] if keep is None else cols[n][keep] for n in TCP_COLUMNS}
+    icmp = icmp_mask(table)
+    return PacketTable(tcp), PacketTable({n: cols[n][icmp] for n in ICMP_COLUMNS})

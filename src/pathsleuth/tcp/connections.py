@@ -31,8 +31,6 @@ from pathsleuth.tcp.groups import (
     I64,
     SEQ_HALF,
     SEQ_MOD,
-    first_index,
-    first_of_group,
     group_bounds,
 )
 
@@ -113,6 +111,14 @@ class ConnectionTable:
     p: dict[str, Arr] = field(default_factory=dict)
     c: dict[str, Arr] = field(default_factory=dict)
     h: dict[str, Arr] = field(default_factory=dict)
+    icmp: PacketTable | None = None
+    """The capture's ICMP/ICMPv6 rows when they are kept apart (`tcp.columns`); None when
+    ``table`` holds them."""
+
+    @property
+    def icmp_table(self) -> PacketTable:
+        """The table `tcp.icmp` reads the ICMP errors from."""
+        return self.table if self.icmp is None else self.icmp
 
     @property
     def n_half(self) -> int:
@@ -213,12 +219,66 @@ def _stable_order(ids: Any, nids: int) -> Any:
     return order
 
 
-def build_connections(table: PacketTable) -> ConnectionTable:
-    """Group the table's TCP packets into connections (see the module docstring)."""
+@numba.njit(cache=True)
+def _split_flows(
+    order: Any,
+    rows: Any,
+    tflags: Any,
+    tseq: Any,
+    fid: Any,
+    src_is_lo: Any,
+    conn: Any,
+    cstart: Any,
+    fi_syn: Any,
+    fi_synack: Any,
+) -> int:
+    """Walk the packets in flow order (`order`; flows numbered `fid`, packets of a flow in
+    capture order) and split each flow into connections: a new one starts at a SYN (no
+    ACK) with another ISN or direction than the flow's previous SYN, or at the first SYN
+    after a FIN/RST when there was no SYN before. Fills each position's connection
+    (`conn`) and, per connection, its first position and its first SYN's and SYN/ACK's
+    (-1 when none); returns the number of connections."""
+    nc = 0
+    last_syn = -1  # position of the flow's last SYN so far
+    closed = 0  # FIN/RST of the flow so far
+    for k in range(len(order)):
+        i = order[k]
+        r = rows[i]
+        f = tflags[r]
+        flow_start = k == 0 or fid[i] != fid[order[k - 1]]
+        if flow_start:
+            last_syn = -1
+            closed = 0
+        syn_only = (f & _SYN) != 0 and (f & _ACK) == 0
+        has_prev = last_syn >= 0
+        new_isn = False
+        if has_prev:
+            j = order[last_syn]
+            new_isn = tseq[r] != tseq[rows[j]] or src_is_lo[i] != src_is_lo[j]
+        if flow_start or (syn_only and (new_isn or (not has_prev and closed > 0))):
+            cstart[nc] = k
+            fi_syn[nc] = -1
+            fi_synack[nc] = -1
+            nc += 1
+        c = nc - 1
+        conn[k] = c
+        if syn_only:
+            if fi_syn[c] < 0:
+                fi_syn[c] = k
+            last_syn = k
+        elif (f & _SYN) != 0 and fi_synack[c] < 0:
+            fi_synack[c] = k
+        if (f & (_FIN | _RST)) != 0:
+            closed += 1
+    return nc
+
+
+def build_connections(table: PacketTable, icmp: PacketTable | None = None) -> ConnectionTable:
+    """Group the table's TCP packets into connections (see the module docstring). `icmp`:
+    the capture's ICMP rows, when `table` does not hold them (kept for `tcp.icmp`)."""
     rows = tcp_rows(table)
     n = len(rows)
     tc = table.columns
-    flags = tc["tcp_flags"][rows].astype(np.int64)
     # flows (4-tuples), numbered by first packet; the lexicographically smaller endpoint
     # of each is "lo"
     fid = np.empty(n, np.int64)
@@ -228,34 +288,17 @@ def build_connections(table: PacketTable) -> ConnectionTable:
     args += [fid, src_is_lo]
     nflows = _flow_ids(*args)
     order = _stable_order(fid, nflows)
-    f_flags = flags[order]
-    f_seq = tc["seq"][rows[order]].astype(np.int64)
-    f_src_is_lo = src_is_lo[order]
 
     # --- connections (a flow split on port reuse) ----------------------------------------
-    flow_start = first_of_group(fid[order])
-    pos = np.arange(n, dtype=np.int64)
-    flow_first = np.maximum.accumulate(np.where(flow_start, pos, 0))
-    syn_only = ((f_flags & _SYN) != 0) & ((f_flags & _ACK) == 0)
-    last_syn = np.maximum.accumulate(np.where(syn_only, pos, -1))
-    prev_syn = np.concatenate(([-1], last_syn[:-1])) if n else last_syn
-    has_prev_syn = prev_syn >= flow_first
-    ps = np.clip(prev_syn, 0, None)
-    new_isn = has_prev_syn & (
-        (f_seq != f_seq[ps]) | (f_src_is_lo != f_src_is_lo[ps]) if n else has_prev_syn
+    conn_sorted = np.empty(n, np.int64)
+    per_conn = [np.empty(n, np.int64) for _ in range(3)]
+    n_conn = _split_flows(
+        order, rows, tc["tcp_flags"], tc["seq"], fid, src_is_lo, conn_sorted, *per_conn
     )
-    closing = ((f_flags & (_FIN | _RST)) != 0).astype(np.int64)
-    cum_close = np.cumsum(closing) - closing  # FIN/RST strictly before
-    closed_before = (cum_close - cum_close[flow_first]) > 0
-    conn_start = flow_start | (syn_only & (new_isn | (~has_prev_syn & closed_before)))
-    conn_sorted = np.cumsum(conn_start) - 1
-    n_conn = int(conn_sorted[-1]) + 1 if n else 0
+    cstart, fi_syn, fi_synack = (a[:n_conn] for a in per_conn)
+    f_src_is_lo = src_is_lo[order]
 
     # --- orientation: who initiated ------------------------------------------------------
-    synack = ((f_flags & _SYN) != 0) & ((f_flags & _ACK) != 0)
-    fi_syn = first_index(syn_only, conn_sorted, n_conn)
-    fi_synack = first_index(synack, conn_sorted, n_conn)
-    cstart = np.flatnonzero(conn_start)
     # the endpoints of each connection, from its first packet
     r0 = rows[order[cstart]]
     s0 = f_src_is_lo[cstart]
@@ -292,8 +335,7 @@ def build_connections(table: PacketTable) -> ConnectionTable:
         p[colname] = tc[colname][frows]
     half = half_t[final]
     p["half"] = half
-    flags = flags[final]
-    p["flags"] = flags
+    p["flags"] = tc["tcp_flags"][frows]
 
     c: dict[str, Arr] = {}
     for name, idx in (("hi", 0), ("lo", 1)):
@@ -303,7 +345,7 @@ def build_connections(table: PacketTable) -> ConnectionTable:
     c["srv_port"] = np.where(client_is_lo, hi_port, lo_port)
     c["oriented"] = oriented
 
-    ct = ConnectionTable(table=table, n_conn=n_conn, p=p, c=c)
+    ct = ConnectionTable(table=table, n_conn=n_conn, p=p, c=c, icmp=icmp)
     _unwrap(ct)
     return ct
 

@@ -130,7 +130,8 @@ def _hash(
 
 def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
     """All ICMP errors of the capture, matched to connections and segments."""
-    t = ct.table
+    t = ct.icmp_table
+    tt = ct.table
     proto = t.proto
     typ = t.icmp_type
     v4 = (proto == IPPROTO_ICMP) & ((typ == ICMP4_DEST_UNREACH) | (typ == ICMP4_TIME_EXCEEDED))
@@ -146,13 +147,10 @@ def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
     first = h["first_idx"]
     present = first >= 0
     fi = np.clip(first, 0, None)
+    # each half's first packet, read from the table (not whole gathered columns)
+    fr = p["row"][fi]
     hh = _hash(
-        p["src_hi"][fi],
-        p["src_lo"][fi],
-        p["sport"][fi],
-        p["dst_hi"][fi],
-        p["dst_lo"][fi],
-        p["dport"][fi],
+        tt.src_hi[fr], tt.src_lo[fr], tt.sport[fr], tt.dst_hi[fr], tt.dst_lo[fr], tt.dport[fr]
     )
     qh = _hash(
         t.q_src_hi[rows],
@@ -165,10 +163,10 @@ def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
     cand = np.flatnonzero(present & np.isin(hh, qh))
     by_tuple: dict[tuple[int, ...], list[int]] = {}
     for hf in cand.tolist():
-        i = int(fi[hf])
+        i = int(fr[hf])
         key = (
-            int(p["src_hi"][i]), int(p["src_lo"][i]), int(p["sport"][i]),
-            int(p["dst_hi"][i]), int(p["dst_lo"][i]), int(p["dport"][i]),
+            int(tt.src_hi[i]), int(tt.src_lo[i]), int(tt.sport[i]),
+            int(tt.dst_hi[i]), int(tt.dst_lo[i]), int(tt.dport[i]),
         )  # fmt: skip
         by_tuple.setdefault(key, []).append(hf)
 
@@ -222,7 +220,7 @@ def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
                 ev.half = _nearest_half(ct, halves, ev.ts_ns)
                 ev.conn = ev.half // 2
                 if ev.quoted_seq is not None:
-                    ev.segment = _quoted_segment(ct, ev.half, ev.quoted_seq, r)
+                    ev.segment = _quoted_segment(ct, ev.half, ev.quoted_seq, ev.frame)
                     if ev.segment >= 0:
                         ev.segment_frame = int(p["frame"][ev.segment])
         events.append(ev)
@@ -260,14 +258,15 @@ def _nearest_half(ct: ConnectionTable, halves: list[int], ts_ns: int) -> int:
     return best
 
 
-def _quoted_segment(ct: ConnectionTable, half: int, seq: int, icmp_row: int) -> int:
-    """Index of the latest transmission in `half` with that raw seq, sent before the error."""
+def _quoted_segment(ct: ConnectionTable, half: int, seq: int, icmp_frame: int) -> int:
+    """Index of the latest transmission in `half` with that raw seq, sent before the error
+    (frame numbers are capture order, in whichever table each packet is kept)."""
     sl = ct.half_slice(half)
     s = ct.p["seq"][sl].astype(np.int64)
-    rows = ct.p["row"][sl]
+    frames = ct.table.frame[ct.p["row"][sl]]
     hit = np.flatnonzero((s == seq) & (ct.p["seg_len"][sl] > 0))
     if len(hit) == 0:
         return -1
-    before = hit[rows[hit] < icmp_row]
+    before = hit[frames[hit] < icmp_frame]
     pick = before[-1] if len(before) else hit[0]
     return int(sl.start + pick)
