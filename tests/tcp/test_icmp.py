@@ -85,3 +85,19 @@ def test_other_unreachables_and_unmatched_quotes() -> None:
     evs = match_icmp(ct)
     assert [e.kind for e in evs] == ["unreachable", "time_exceeded"]
     assert all(e.conn == -1 and e.mtu is None for e in evs)
+
+
+def test_a_table_cut_to_the_tcp_columns_has_no_icmp_errors() -> None:
+    from pathsleuth.tcp.columns import split_for_analysis
+
+    c = Conv()
+    c.handshake(0.0)
+    big = c.send("c", 0.1, 1448)
+    c.ptb(0.12, big, 1400)
+    tcp, icmp = split_for_analysis(c.table())
+    alone, apart = build_connections(tcp), build_connections(tcp, icmp)
+    analyse_directions(alone)
+    analyse_directions(apart)
+    assert match_icmp(alone) == []
+    (ev,) = match_icmp(apart)
+    assert ev.kind == "ptb" and ev.segment_frame == 4 and ev.frame == 5

@@ -85,3 +85,17 @@ def test_mid_connection_history_is_flagged() -> None:
     (s,) = _summ(c)
     assert s.state == "OTH"
     assert s.history.startswith("^")
+
+
+def test_one_sided_connection_spans_its_own_frames() -> None:
+    """A connection seen in one direction only: its first and last frame and times are
+    those of that direction (the absent half contributes nothing)."""
+    a = Conv(cport=40001)
+    a.send("c", 1.0, 10)
+    a.send("c", 2.0, 10)
+    b = Conv(cport=40002)
+    b.send("s", 1.5, 10)
+    s1, s2 = _summ(a, b)
+    assert (s1.first_frame, s1.last_frame, s1.start_ts, s1.end_ts) == (1, 3, 1.0, 2.0)
+    assert (s2.first_frame, s2.last_frame) == (2, 2)
+    assert set(s1.directions) == {"orig"} and set(s2.directions) == {"resp"}

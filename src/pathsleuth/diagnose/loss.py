@@ -196,20 +196,29 @@ class PacketLossDetector(Detector):
     def check(self, ctx: Context, half: int) -> Finding:
         p, h = ctx.ct.p, ctx.ct.h
         sl = ctx.ct.half_slice(half)
-        real = (p["fast"][sl] | p["timeout"][sl]) & (p["payload_len"][sl] > 0)
-        idx = (np.flatnonzero(real) + sl.start).tolist()
-        nfast = int(np.count_nonzero(p["fast"][idx]))
+        fast = p["fast"][sl]
+        real = (fast | p["timeout"][sl]) & (p["payload_len"][sl] > 0)
+        rel_idx = np.flatnonzero(real)
+        idx = (rel_idx + sl.start).tolist()
+        is_fast = fast[rel_idx].tolist()
+        nfast = sum(is_fast)
         nto = len(idx) - nfast
-        episodes = len(np.unique(p["peer_cumack_before"][idx]))
-        longest = int(p["rtx_elapsed"][idx].max())
+        episodes = len(set(p["peer_cumack_before"][sl][rel_idx].tolist()))
+        longest = int(p["rtx_elapsed"][sl][rel_idx].max())
         data = int(h["data_packets"][half])
         sender, _ = ctx.sender(half)
         peer, _ = ctx.receiver(half)
         one_sided = not bool(h["present"][half ^ 1])
-        kinds = []
-        for i in idx[:LIST_LIMIT]:
-            k = "fast" if bool(p["fast"][i]) else "timeout"
-            kinds.append(f"{ctx.frame(i)} ({k}, {int(p['payload_len'][i])} bytes)")
+        shown = idx[:LIST_LIMIT]
+        kinds = [
+            f"{frame} ({'fast' if f else 'timeout'}, {size} bytes)"
+            for frame, f, size in zip(
+                p["frame"][shown].tolist(),
+                is_fast,
+                p["payload_len"][shown].tolist(),
+                strict=False,
+            )
+        ]
         ev = [
             handshake_evidence(ctx, half // 2),
             Evidence(

@@ -113,7 +113,7 @@ class ConnectionTable:
     h: dict[str, Arr] = field(default_factory=dict)
     icmp: PacketTable | None = None
     """The capture's ICMP/ICMPv6 rows when they are kept apart (`tcp.columns`); None when
-    ``table`` holds them."""
+    ``table`` holds them (or, cut to `TCP_COLUMNS`, has none)."""
 
     @property
     def icmp_table(self) -> PacketTable:

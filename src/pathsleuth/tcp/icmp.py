@@ -132,6 +132,8 @@ def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
     """All ICMP errors of the capture, matched to connections and segments."""
     t = ct.icmp_table
     tt = ct.table
+    if "icmp_type" not in t.columns:  # a table cut to the TCP columns: no ICMP rows kept
+        return []
     proto = t.proto
     typ = t.icmp_type
     v4 = (proto == IPPROTO_ICMP) & ((typ == ICMP4_DEST_UNREACH) | (typ == ICMP4_TIME_EXCEEDED))

@@ -20,12 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 
 from pathsleuth.capture.table import TcpFlag, format_addr
 from pathsleuth.tcp.connections import ConnectionTable
 
 _LETTERS = "SHADFRTGW"
+_SYN, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.FIN), int(TcpFlag.RST)
 
 
 @dataclass(kw_only=True)
@@ -139,35 +141,69 @@ def handshake_times(ct: ConnectionTable) -> dict[str, np.ndarray]:
     }
 
 
+@numba.njit(cache=True)
+def _first_events(
+    flags: Any,
+    payload: Any,
+    ackf: Any,
+    retrans: Any,
+    hole: Any,
+    zero_window: Any,
+    start: Any,
+    end: Any,
+    out: Any,
+) -> None:
+    """out[e, g]: index of half g's first packet showing event e (`_LETTERS` order), -1
+    when none; each half is scanned until all nine are seen."""
+    for g in range(len(start)):
+        need = len(_LETTERS)
+        for e in range(need):
+            out[e, g] = -1
+        for i in range(start[g], end[g]):
+            f = flags[i]
+            syn, fin, rst = (f & _SYN) != 0, (f & _FIN) != 0, (f & _RST) != 0
+            data = payload[i] > 0
+            a = ackf[i]
+            hit = (
+                syn and not a,
+                syn and a,
+                a and not syn and not data and not fin and not rst,
+                data,
+                fin,
+                rst,
+                retrans[i],
+                hole[i],
+                zero_window[i],
+            )
+            for e in range(len(_LETTERS)):
+                if hit[e] and out[e, g] < 0:
+                    out[e, g] = i
+                    need -= 1
+            if need == 0:
+                break
+
+
 def _history(ct: ConnectionTable) -> list[str]:
-    p = ct.p
-    flags = p["flags"]
-    syn = (flags & int(TcpFlag.SYN)) != 0
-    ackf = p["ackf"]
-    data = p["payload_len"] > 0
-    fin = (flags & int(TcpFlag.FIN)) != 0
-    rst = (flags & int(TcpFlag.RST)) != 0
-    events = [
-        syn & ~ackf,
-        syn & ackf,
-        ackf & ~syn & ~data & ~fin & ~rst,
-        data,
-        fin,
-        rst,
+    p, h = ct.p, ct.h
+    firsts = np.empty((len(_LETTERS), ct.n_half), np.int64)
+    _first_events(
+        p["flags"],
+        p["payload_len"],
+        p["ackf"],
         p["retrans"],
         p["hole"],
         p["zero_window"],
-    ]
+        h["start"],
+        h["end"],
+        firsts,
+    )
     conns, rows, codes = [], [], []
-    for ci, m in enumerate(events):
-        idx = np.flatnonzero(m)
-        if not len(idx):
+    for ci, first in enumerate(firsts):
+        uk = np.flatnonzero(first >= 0)
+        if not len(uk):
             continue
-        key = p["half"][idx]
-        uk, first = np.unique(key, return_index=True)
-        sel = idx[first]
         conns.append(uk)
-        rows.append(p["row"][sel])
+        rows.append(p["row"][first[uk]])
         codes.append(ci * 2 + (uk & 1))
     out = [""] * ct.n_conn
     if not conns:
@@ -235,19 +271,25 @@ def summarise(ct: ConnectionTable, *, file: str) -> list[ConnectionSummary]:
     hist = _history(ct)
     st, close = states(ct)
     hs = handshake_times(ct)
-    frame = p["frame"]
-    ts = p["ts_ns"]
+    # first and last packet of each connection (either half), capture order
+    first, last = h["first_idx"].reshape(-1, 2), h["last_idx"].reshape(-1, 2)
+    ts, frame = p["ts_ns"], p["frame"]
+    big = np.iinfo(np.int64).max
+    fi, li = np.clip(first, 0, None), np.clip(last, 0, None)
+    t0s = np.where(first >= 0, ts[fi], big).min(axis=1).tolist()
+    t1s = np.where(last >= 0, ts[li], -1).max(axis=1).tolist()
+    f0s = np.where(first >= 0, frame[fi].astype(np.int64), big).min(axis=1).tolist()
+    f1s = np.where(last >= 0, frame[li].astype(np.int64), -1).max(axis=1).tolist()
+    syn_synack, synack_ack = hs["syn_synack"].tolist(), hs["synack_ack"].tolist()
     hl = {k: np.asarray(v).tolist() for k, v in h.items()}
+    cl = {k: np.asarray(v).tolist() for k, v in c.items()}
     out: list[ConnectionSummary] = []
     for i in range(ct.n_conn):
         a, b = 2 * i, 2 * i + 1
-        idx = [x for x in (hl["first_idx"][a], hl["first_idx"][b]) if x >= 0]
-        lidx = [x for x in (hl["last_idx"][a], hl["last_idx"][b]) if x >= 0]
-        t0 = min(int(ts[x]) for x in idx)
-        t1 = max(int(ts[x]) for x in lidx)
+        t0, t1 = t0s[i], t1s[i]
         rtt = None
-        if hs["syn_synack"][i] >= 0 and hs["synack_ack"][i] >= 0:
-            rtt = round((int(hs["syn_synack"][i]) + int(hs["synack_ack"][i])) / 1e6, 3)
+        if syn_synack[i] >= 0 and synack_ack[i] >= 0:
+            rtt = round((syn_synack[i] + synack_ack[i]) / 1e6, 3)
         dirs = {}
         for name, x in (("orig", a), ("resp", b)):
             if not hl["present"][x]:
@@ -281,18 +323,18 @@ def summarise(ct: ConnectionTable, *, file: str) -> list[ConnectionSummary]:
             ConnectionSummary(
                 id=i,
                 file=file,
-                src=format_addr(int(c["cli_hi"][i]), int(c["cli_lo"][i])),
-                sport=int(c["cli_port"][i]),
-                dst=format_addr(int(c["srv_hi"][i]), int(c["srv_lo"][i])),
-                dport=int(c["srv_port"][i]),
+                src=format_addr(cl["cli_hi"][i], cl["cli_lo"][i]),
+                sport=cl["cli_port"][i],
+                dst=format_addr(cl["srv_hi"][i], cl["srv_lo"][i]),
+                dport=cl["srv_port"][i],
                 packets=hl["packets"][a] + hl["packets"][b],
                 bytes=hl["bytes"][a] + hl["bytes"][b],
                 duration_s=round((t1 - t0) / 1e9, 6),
                 state=st[i],
-                history=("" if bool(c["oriented"][i]) else "^") + hist[i],
+                history=("" if cl["oriented"][i] else "^") + hist[i],
                 close=close[i],
-                first_frame=min(int(frame[x]) for x in idx),
-                last_frame=max(int(frame[x]) for x in lidx),
+                first_frame=f0s[i],
+                last_frame=f1s[i],
                 start_ts=t0 / 1e9,
                 end_ts=t1 / 1e9,
                 handshake_rtt_ms=rtt,
