@@ -56,7 +56,7 @@ def analyze_paths(
             builder = SummaryBuilder(cap.name)
             tcp = TableBuilder(TCP_COLUMNS)
             icmp = TableBuilder(ICMP_COLUMNS)
-            for table in cap.tables(progress):
+            for table in cap.tables_ahead(progress):
                 builder.add(table)
                 tcp.append(table, tcp_mask(table))
                 icmp.append(table, icmp_mask(table))

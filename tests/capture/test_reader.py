@@ -80,3 +80,54 @@ def test_specs_survive_writer_and_engine(
         assert format_addr(t.src_hi[i], t.src_lo[i]) == format_addr(*parse_addr(p.src))
         assert (int(t.sport[i]), int(t.dport[i]), int(t.seq[i])) == (p.sport, p.dport, p.seq)
         assert int(t.payload_len[i]) == p.payload
+
+
+def _written(tmp_path: Path, n: int) -> Path:
+    out = io.BytesIO()
+    w = PcapWriter(out, 1)  # Ethernet
+    frame = bytes(12) + b"\x08\x00" + bytes.fromhex("450000140000400040060000c0000201c0000202")
+    for i in range(n):
+        w.write(frame, i * 1000)
+    path = tmp_path / "x.pcap"
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_tables_ahead_gives_the_same_chunks_in_order(tmp_path: Path) -> None:
+    from pathsleuth.capture.reader import iter_captures
+
+    path = _written(tmp_path, 500)
+    (plain,) = [
+        [t.frame.tolist() for t in c.tables()] for c in iter_captures(str(path), chunk_bytes=4096)
+    ]
+    (ahead,) = [
+        [t.frame.tolist() for t in c.tables_ahead(depth=2)]
+        for c in iter_captures(str(path), chunk_bytes=4096)
+    ]
+    assert len(plain) > 3 and ahead == plain
+
+
+def test_tables_ahead_raises_after_the_good_chunks_and_stops_early(tmp_path: Path) -> None:
+    import threading
+
+    from pathsleuth.capture.reader import iter_captures
+    from pathsleuth.errors import BadInput
+
+    path = _written(tmp_path, 500)
+    path.write_bytes(path.read_bytes()[:-7])  # the last record is cut short
+    frames: list[int] = []
+    try:
+        for cap in iter_captures(str(path), chunk_bytes=4096):
+            for t in cap.tables_ahead(depth=2):
+                frames.extend(t.frame.tolist())
+    except BadInput as exc:
+        assert "x.pcap" in str(exc)
+    else:
+        raise AssertionError("no error for the truncated record")
+    assert frames == list(range(1, 500))
+    # a consumer that stops after one chunk leaves no decoding thread behind
+    for cap in iter_captures(str(_written(tmp_path, 500)), chunk_bytes=4096):
+        gen = cap.tables_ahead(depth=1)
+        next(gen)
+        gen.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("decode ")]

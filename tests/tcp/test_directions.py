@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -330,3 +331,27 @@ def test_fused_pass_matches_the_whole_array_formulation(table: PacketTable) -> N
         assert got.p[key].dtype == want.p[key].dtype, key
     for key in want.h:
         np.testing.assert_array_equal(got.h[key], want.h[key], err_msg=f"h[{key!r}]")
+
+
+@given(tcp_streams())
+@settings(max_examples=150, deadline=None)
+def test_connections_split_across_threads_give_the_same_result(table: PacketTable) -> None:
+    """The per-connection pass run as two concurrent ranges (as for large captures)
+    writes exactly what one pass over all connections writes."""
+    from pathsleuth.tcp import directions
+
+    one, two = build_connections(table), build_connections(table)
+    analyse_directions(one)
+    saved = directions.PARALLEL_MIN_PACKETS
+    directions.PARALLEL_MIN_PACKETS = 0
+    try:
+        ranges = directions._split(two.h["start"], two.n_conn, len(two.p["half"]))
+        analyse_directions(two)
+    finally:
+        directions.PARALLEL_MIN_PACKETS = saved
+    if two.n_conn >= 2 and len(os.sched_getaffinity(0)) >= 2:
+        assert len(ranges) == 2 and ranges[0][1] == ranges[1][0]
+    for key in one.p:
+        np.testing.assert_array_equal(one.p[key], two.p[key], err_msg=key)
+    for key in one.h:
+        np.testing.assert_array_equal(one.h[key], two.h[key], err_msg=key)

@@ -89,7 +89,7 @@ def _be32(b: Any, p: int) -> Any:
     return (_byte(b, p) << 24) | (_byte(b, p + 1) << 16) | (_byte(b, p + 2) << 8) | _byte(b, p + 3)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _ip(
     b: Any, q: int, end: int, wend: int, ver: int, clamp: bool, o: Any, quoted: bool = False
 ) -> int:
@@ -349,7 +349,7 @@ def _addresses(b: Any, q: int, ver: int, u8: Any, i: int, k: int) -> None:
         u8[k + 3, i] = _be64(b, q + 32)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _walk(
     b: Any,
     off: Any,
@@ -697,7 +697,7 @@ def _walk(
             u1[B_STATUS, i] = st
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _quote(b: Any, qq: int, qend: int, qo: Any, u1: Any, u2: Any, u4: Any, u8: Any, i: int) -> None:
     """The IP + transport header an ICMP error quotes at qq (up to qend): the q_* cells."""
     qv = _byte(b, qq) >> 4

@@ -11,6 +11,8 @@ capture's tables before asking for the next capture.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -49,6 +51,50 @@ class Capture:
             yield table
         if progress is not None:  # done: lets a progress display finish and clear
             progress(reader.info.bytes_read, reader.info.bytes_read)
+
+    def tables_ahead(
+        self, progress: Progress | None = None, depth: int = 4
+    ) -> Iterator[PacketTable]:
+        """`tables()`, read and dissected by a second thread up to `depth` chunks ahead
+        of the caller, so that decoding overlaps what the caller does with each chunk
+        (the kernels and the reads release the GIL). Errors reach the caller in order,
+        after the chunks before them; a caller that stops early stops the thread."""
+        chunks: queue.Queue[tuple[PacketTable | None, BaseException | None]]
+        chunks = queue.Queue(maxsize=depth)
+        stop = threading.Event()
+
+        def put(item: tuple[PacketTable | None, BaseException | None]) -> bool:
+            while not stop.is_set():
+                try:
+                    chunks.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for table in self.tables(progress):
+                    if not put((table, None)):
+                        return
+            except BaseException as exc:  # handed to the consumer, raised there
+                put((None, exc))
+                return
+            put((None, None))
+
+        worker = threading.Thread(target=produce, name=f"decode {self.name}", daemon=True)
+        worker.start()
+        try:
+            while True:
+                table, exc = chunks.get()
+                if exc is not None:
+                    raise exc
+                if table is None:
+                    return
+                yield table
+        finally:
+            stop.set()
+            worker.join(timeout=1.0)  # a daemon: never hold up the caller on a stuck read
 
     def read_all(self, progress: Progress | None = None) -> PacketTable:
         """The whole capture as one table (analysis needs every packet of a flow)."""

@@ -296,7 +296,7 @@ def _insert(keys: Any, key: Any) -> int:
         h = (h + np.uint64(1)) & mask
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _rehash(keys: Any, size: int) -> Any:
     """The set's keys in a new table of `size` slots (a power of two)."""
     out = np.zeros(size, np.uint64)
@@ -306,7 +306,7 @@ def _rehash(keys: Any, size: int) -> Any:
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _fold(
     status: Any,
     ver: Any,

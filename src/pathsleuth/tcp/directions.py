@@ -29,6 +29,8 @@ running maxima and grouped searches over the (half, capture order)-sorted packet
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba
@@ -528,12 +530,12 @@ def _tally(g: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any) -> None:
         hc[_H_FIRST_TS, g], hc[_H_LAST_TS, g] = ts[start], ts[stop - 1]
 
 
-@numba.njit(cache=True)
-def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int) -> None:
-    """All connections, one at a time, with scratch arrays sized to the largest one."""
-    nh = len(k[0])
+@numba.njit(cache=True, nogil=True)
+def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int, lo: int, hi: int) -> None:
+    """Connections lo..hi-1, one at a time, with scratch arrays sized to the largest.
+    Each writes only its own packets and halves, so disjoint ranges can run at once."""
     m, mh = 1, 1
-    for g in range(nh):
+    for g in range(2 * lo, 2 * hi):
         mh = max(mh, k[1][g] - k[0][g])
         if g & 1:
             m = max(m, k[1][g] - k[0][g - 1])
@@ -554,7 +556,7 @@ def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int) -> Non
         np.empty(m, np.int64),  # 10 the peer's ACK-carrying packets
         np.empty(m, np.int64),  # 11 next resend in the half
     )
-    for conn in range(nh // 2):
+    for conn in range(lo, hi):
         g = 2 * conn
         cs = k[0][g]
         _sender(g, cs, c, k, pi, pb, hc, s)
@@ -563,6 +565,24 @@ def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int) -> Non
         for d in range(2):
             _acknowledged(g + d, cs, c, k, pi, pb, s, rounds)
             _tally(g + d, c, x, k, pi, pb, hc)
+
+
+#: packets below which `analyse_directions` runs on one thread (a thread costs more)
+PARALLEL_MIN_PACKETS = 200_000
+
+
+def _split(start: I64, n_conn: int, n: int) -> list[tuple[int, int]]:
+    """Connection ranges of about equal packet counts, one per usable CPU (at most 2)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    if cpus < 2 or n < PARALLEL_MIN_PACKETS or n_conn < 2:
+        return [(0, n_conn)]
+    # the first connection whose packets start past the middle
+    mid = int(np.searchsorted(start[0::2], n // 2))
+    mid = min(max(mid, 1), n_conn - 1)
+    return [(0, mid), (mid, n_conn)]
 
 
 def analyse_directions(ct: ConnectionTable) -> None:
@@ -577,7 +597,17 @@ def analyse_directions(ct: ConnectionTable) -> None:
     cols = ("row", "ts_ns", "flags", "rel_seq", "end", "payload_len", "ackf", "rel_ack")
     c = tuple(p[k] for k in cols)
     x = (p["window"], p["ttl"], p["ip_len"], p["tcp_hdr_len"], p["df"], h["mss"])
-    _walk(c, x, (h["start"], h["end"]), pi, pb, hc, MAX_KARN_ROUNDS)
+    k = (h["start"], h["end"])
+    ranges = _split(h["start"], ct.n_conn, n)
+    if len(ranges) == 1:
+        _walk(c, x, k, pi, pb, hc, MAX_KARN_ROUNDS, 0, ct.n_conn)
+    else:
+        with ThreadPoolExecutor(len(ranges)) as pool:
+            done = [
+                pool.submit(_walk, c, x, k, pi, pb, hc, MAX_KARN_ROUNDS, a, b) for a, b in ranges
+            ]
+            for f in done:
+                f.result()
     p.update(zip(P_INT, pi, strict=True))
     p.update(zip(P_BOOL, pb, strict=True))
     h.update(zip(H_INT, hc, strict=True))
