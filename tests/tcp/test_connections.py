@@ -286,3 +286,33 @@ def test_flow_split_kernel_matches_the_whole_array_formulation(table: PacketTabl
     np.testing.assert_array_equal(conn, want[0])
     for got, expected in zip(per_conn, want[1:], strict=True):
         np.testing.assert_array_equal(got[:nc], expected)
+
+
+@given(st.integers(1, 3000), st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_flow_numbering_by_first_appearance_past_table_growth(nflows: int, seed: int) -> None:
+    """`_flow_ids` numbers canonical 4-tuples by first appearance, also once its table
+    has doubled several times (more than 512 flows), and never merges two flows."""
+    from pathsleuth.tcp.connections import _flow_ids
+
+    rng = np.random.default_rng(seed)
+    n = 2 * nflows + 50
+    ends = rng.integers(0, 6, size=(nflows, 2))  # few addresses, so ports decide
+    ports = rng.integers(1, 65536, size=(nflows, 2))
+    pick = rng.integers(0, nflows, size=n)
+    flip = rng.integers(0, 2, size=n).astype(bool)
+    a = np.where(flip, ends[pick, 1], ends[pick, 0]).astype(np.uint64)
+    b = np.where(flip, ends[pick, 0], ends[pick, 1]).astype(np.uint64)
+    pa = np.where(flip, ports[pick, 1], ports[pick, 0]).astype(np.uint16)
+    pb = np.where(flip, ports[pick, 0], ports[pick, 1]).astype(np.uint16)
+    zero = np.zeros(n, np.uint64)
+    fid = np.empty(n, np.int64)
+    src_is_lo = np.empty(n, np.bool_)
+    got = _flow_ids(np.arange(n), zero, a, pa, zero, b, pb, fid, src_is_lo)
+    seen: dict[tuple[int, ...], int] = {}
+    for i in range(n):
+        s, d = (0, int(a[i]), int(pa[i])), (0, int(b[i]), int(pb[i]))
+        assert bool(src_is_lo[i]) == (s <= d)
+        key = (s + d) if s <= d else (d + s)
+        assert fid[i] == seen.setdefault(key, len(seen)), i
+    assert got == len(seen)

@@ -63,6 +63,8 @@ class Context:
 
     def __post_init__(self) -> None:
         self.hs = handshake_times(self.ct)
+        self._senders: dict[int, tuple[str, int]] = {}
+        self._local_ends: dict[int, tuple[int | None, str]] = {}
         self.ptbs: dict[int, list[IcmpEvent]] = {}
         for ev in self.icmp:
             if ev.kind == "ptb" and ev.half >= 0:
@@ -70,10 +72,16 @@ class Context:
 
     # --- endpoints ----------------------------------------------------------------------
     def sender(self, half: int) -> tuple[str, int]:
+        if half in self._senders:  # asked for several times per finding
+            return self._senders[half]
         c, i = self.ct.c, half // 2
-        if half % 2 == 0:
-            return format_addr(int(c["cli_hi"][i]), int(c["cli_lo"][i])), int(c["cli_port"][i])
-        return format_addr(int(c["srv_hi"][i]), int(c["srv_lo"][i])), int(c["srv_port"][i])
+        end = "cli" if half % 2 == 0 else "srv"
+        out = (
+            format_addr(int(c[f"{end}_hi"][i]), int(c[f"{end}_lo"][i])),
+            int(c[f"{end}_port"][i]),
+        )
+        self._senders[half] = out
+        return out
 
     def receiver(self, half: int) -> tuple[str, int]:
         return self.sender(half ^ 1)
@@ -137,6 +145,13 @@ class Context:
 
     # --- where was the capture taken ---------------------------------------------------
     def local_end(self, conn: int) -> tuple[int | None, str]:
+        """Which end (0 initiator, 1 responder, None middle/unknown) the capture is at
+        (`_local_end`, remembered: every finding asks for it more than once)."""
+        if conn not in self._local_ends:
+            self._local_ends[conn] = self._local_end(conn)
+        return self._local_ends[conn]
+
+    def _local_end(self, conn: int) -> tuple[int | None, str]:
         """Which end (0 initiator, 1 responder, None middle/unknown) the capture is at.
 
         The handshake legs decide when one is clearly the shorter (`HANDSHAKE_RATIO`).

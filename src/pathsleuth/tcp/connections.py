@@ -139,6 +139,11 @@ def tcp_rows(table: PacketTable) -> I64:
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def _key_hash(a0: Any, a1: Any, a2: Any, b0: Any, b1: Any, b2: Any) -> Any:
+    return mix64(mix64(mix64(mix64(mix64(a0) ^ a1) ^ ((a2 << np.uint64(16)) | b2)) ^ b0) ^ b1)
+
+
 @numba.njit(cache=True)
 def _flow_ids(
     rows: Any,
@@ -154,16 +159,15 @@ def _flow_ids(
     """Number each packet's 4-tuple (either direction) by first appearance; returns the
     number of flows. An open-addressing table keyed by a hash of the canonical tuple
     (the lexicographically smaller endpoint first), with exact comparison of the keys,
-    so two flows never merge whatever their hashes."""
-    n = len(rows)
-    cap = 16
-    while cap < 2 * n:
-        cap *= 2
+    so two flows never merge whatever their hashes. The table starts small and doubles
+    (at most half full), so it stays in cache: its size follows the flows, not the
+    packets."""
+    cap = 1024
     mask = np.uint64(cap - 1)
     slot = np.full(cap, -1, np.int64)
-    keys = np.empty((n, 6), np.uint64)
+    keys = np.empty((cap // 2, 6), np.uint64)
     nflows = 0
-    for i in range(n):
+    for i in range(len(rows)):
         r = rows[i]
         a0, a1, a2 = src_hi[r], src_lo[r], np.uint64(sport[r])
         b0, b1, b2 = dst_hi[r], dst_lo[r], np.uint64(dport[r])
@@ -172,11 +176,25 @@ def _flow_ids(
         src_is_lo[i] = not dst_less
         if dst_less:
             a0, a1, a2, b0, b1, b2 = b0, b1, b2, a0, a1, a2
-        h = mix64(mix64(mix64(mix64(a0) ^ a1) ^ ((a2 << np.uint64(16)) | b2)) ^ b0) ^ b1
-        h = mix64(h) & mask
+        h = _key_hash(a0, a1, a2, b0, b1, b2) & mask
         while True:
             f = slot[h]
             if f < 0:
+                if 2 * (nflows + 1) > cap:  # full: double, re-place every flow, probe again
+                    cap *= 2
+                    mask = np.uint64(cap - 1)
+                    grown = np.empty((cap // 2, 6), np.uint64)
+                    grown[:nflows] = keys[:nflows]
+                    keys = grown
+                    slot = np.full(cap, -1, np.int64)
+                    for g in range(nflows):
+                        k = keys[g]
+                        x = _key_hash(k[0], k[1], k[2], k[3], k[4], k[5]) & mask
+                        while slot[x] >= 0:
+                            x = (x + np.uint64(1)) & mask
+                        slot[x] = g
+                    h = _key_hash(a0, a1, a2, b0, b1, b2) & mask
+                    continue
                 slot[h] = nflows
                 keys[nflows, 0] = a0
                 keys[nflows, 1] = a1
