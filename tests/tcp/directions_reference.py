@@ -396,6 +396,11 @@ def analyse_directions(ct: ConnectionTable) -> None:
     h["max_seg_sent"] = group_max(wire_payload, data, half, nh, 0)
     h["max_payload_captured"] = group_max(payload, data, half, nh, 0)
     h["max_seg_acked"] = group_max(wire_payload, data & acked_clean, half, nh, 0)
+    # first packet of the largest (argmax takes the first of equals)
+    h["max_seg_acked_idx"] = np.full(nh, -1, dtype=np.int64)
+    for g in np.unique(half[data & acked_clean]).tolist():
+        idx = np.flatnonzero(data & acked_clean & (half == g))
+        h["max_seg_acked_idx"][g] = idx[np.argmax(wire_payload[idx])]
     h["df_data"] = cnt(data & p["df"])
     h["stuck_acks"] = cnt(retrans & (rel == peer_cumack_before))
     h["max_end"] = group_max(end, seqspace, half, nh, 0)

@@ -12,6 +12,7 @@ for IPv6). Nothing here inspects packets.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 from pathsleuth.diagnose.model import Advice, Direction, PathMtu, Verdict
@@ -85,6 +86,7 @@ def valid_announced_mtu(mtu: int | None, v6: bool) -> bool:
     return mtu >= (IPV6_MIN_MTU if v6 else IPV4_MIN_ANNOUNCED_MTU) and mtu < 65536
 
 
+@functools.lru_cache(maxsize=4096)  # the same few bounds recur in thousands of findings
 def advised_mtu(
     *,
     v6: bool,

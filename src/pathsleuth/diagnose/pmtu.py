@@ -82,12 +82,8 @@ def largest_acked_index(ctx: Context, half: int) -> int | None:
     resend the ACK may be for the copy: Karn's algorithm, RFC 6298 section 3). A sender
     that falls back to smaller segments (tcp_mtu_probing, a PTB) resends the lost
     full-size segments' bytes at other offsets; their ACKs say nothing about the full size."""
-    p = ctx.ct.p
-    sl = ctx.ct.half_slice(half)
-    idx = np.flatnonzero(p["acked_clean"][sl] & (p["payload_len"][sl] > 0)) + sl.start
-    if len(idx) == 0:
-        return None
-    return int(idx[np.argmax(p["wire_payload"][idx])])
+    i = int(ctx.ct.h["max_seg_acked_idx"][half])  # found by the tcp stage's pass
+    return None if i < 0 else i
 
 
 def largest_acked(ctx: Context, half: int) -> tuple[int, int | None, int | None]:

@@ -19,7 +19,8 @@ running maxima and grouped searches over the (half, capture order)-sorted packet
 - a transmission is *acknowledged* when a later ACK from the peer covers its end before
   the same bytes are sent again; *acknowledged clean* when, besides, no resend overlapping
   its bytes came before that ACK (Karn: the ACK cannot be for a copy);
-  ``max_seg_acked`` is the largest payload acknowledged clean.
+  ``max_seg_acked`` is the largest payload acknowledged clean, ``max_seg_acked_idx``
+  the first packet of that size (-1 when none).
 - the *stuck ACK*: retransmissions that start exactly at the peer's cumulative ACK.
 - on-wire size: payloads above the peer's MSS are TSO/GSO super-segments captured on the
   sending host before the NIC cut them; their on-wire size is the MSS less the segment's
@@ -117,6 +118,7 @@ H_INT = (
     "max_seg_sent",
     "max_payload_captured",
     "max_seg_acked",
+    "max_seg_acked_idx",
     "df_data",
     "stuck_acks",
     "max_end",
@@ -173,6 +175,7 @@ _PME, _CUMACK, _PCB, _PTX, _ELAPSED, _ACKPOS, _WIRE = (P_INT.index(k) for k in P
     _H_MAX_SENT,
     _H_MAX_CAPT,
     _H_MAX_ACKED,
+    _H_MAX_ACKED_IDX,
     _H_DF,
     _H_STUCK,
     _H_MAX_END,
@@ -452,7 +455,15 @@ def _tally(g: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any) -> None:
     peer_mss: Any = np.int64(mss[g ^ 1])
     # hc starts zeroed (`_H_REPEATS` already filled by `_sender`); the other defaults:
     max_end = final_ack = _I64_MIN
-    for r in (_H_FIRST, _H_LAST, _H_FIRST_FIN, _H_FIRST_RST, _H_LAST_DATA, _H_FIRST_PURE_ACK):
+    for r in (
+        _H_FIRST,
+        _H_LAST,
+        _H_FIRST_FIN,
+        _H_FIRST_RST,
+        _H_LAST_DATA,
+        _H_FIRST_PURE_ACK,
+        _H_MAX_ACKED_IDX,
+    ):
         hc[r, g] = -1
     any_own = False
     tmin: Any = 256
@@ -500,8 +511,9 @@ def _tally(g: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any) -> None:
             hc[_H_DATA, g] += 1
             hc[_H_MAX_SENT, g] = max(hc[_H_MAX_SENT, g], wire)
             hc[_H_MAX_CAPT, g] = max(hc[_H_MAX_CAPT, g], pl)
-            if pb[_CLEAN, i]:
-                hc[_H_MAX_ACKED, g] = max(hc[_H_MAX_ACKED, g], wire)
+            if pb[_CLEAN, i] and (hc[_H_MAX_ACKED_IDX, g] < 0 or wire > hc[_H_MAX_ACKED, g]):
+                hc[_H_MAX_ACKED, g] = wire
+                hc[_H_MAX_ACKED_IDX, g] = i
             hc[_H_DF, g] += df[i]
             hc[_H_LAST_DATA, g] = i
         if retr and rel[i] == pi[_PCB, i]:
