@@ -1,8 +1,12 @@
 """Per-direction TCP analysis: retransmissions, gaps, duplicate ACKs, what got acknowledged.
 
 `analyse_directions(ct)` adds per-packet flags to ``ct.p`` and per-half counters to
-``ct.h`` (half = one direction of one connection). Definitions, all computed with grouped
-running maxima and grouped searches over the (half, capture order)-sorted packets:
+``ct.h`` (half = one direction of one connection). One numba pass per connection over its
+(half, capture order)-sorted packets computes them all (`_sender` walks each half's own
+stream, `_exchange` merges the two halves in capture order, `_acknowledged` finds each
+transmission's ACK, `_tally` counts); on large captures two connection ranges run at once.
+`tests/tcp/directions_reference.py` keeps the whole-array NumPy formulation it replaced as
+the oracle of a differential test. Definitions:
 
 - a segment is *new* when it starts at or beyond the highest sequence number the half
   had sent before it (``prev_max_end``); a jump beyond it leaves a *hole*: bytes the
@@ -58,7 +62,7 @@ _SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), i
 _LOW = -(1 << 40)
 #: TCP header without options (RFC 9293 section 3.1)
 TCP_MIN_HDR = 20
-#: resends one transmission may have in flight before its ACK before `_karn_clean` gives
+#: resends one transmission may have in flight before its ACK before `_acknowledged` gives
 #: up on it (far above real windows; bounds the work on pathological captures)
 MAX_KARN_ROUNDS = 4096
 
@@ -381,7 +385,7 @@ def _exchange(conn: Any, cs: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, s: A
 @numba.njit(cache=True)
 def _acknowledged(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, s: Any, rounds: int) -> None:
     """Each transmission of a half: the peer's first ACK after it covering its end, whether
-    it counts as acknowledged, and whether clean (Karn; `_karn` in the module docstring)."""
+    it counts as acknowledged, and whether clean (Karn: see the module docstring)."""
     row, _ts, _flags, rel, end, _payload, ackf, _rel_ack = c
     next_same, aidx, nxt = s[5], s[10], s[11]
     start, stop = k[0][g], k[1][g]
