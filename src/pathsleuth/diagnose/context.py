@@ -115,7 +115,7 @@ class Context:
 
     # --- packets ------------------------------------------------------------------------
     def frame(self, i: int) -> int:
-        return int(self.ct.p["frame"][i])
+        return self.ct.frame(i)
 
     def frames_phrase(self, idx: list[int], limit: int = 8) -> str:
         """``frame 32`` or ``frames 32, 33, 34``: `frames` with the right noun."""
@@ -233,7 +233,7 @@ class Context:
             tx.append(i)
             if bool(p["acked"][i]):
                 recovered_by = i
-                ack_frame = int(p["frame"][int(p["ack_pos"][i])])
+                ack_frame = self.ct.frame(int(p["ack_pos"][i]))
                 break
         if recovered_by < 0:
             # resegmented recovery: a later transmission starting below and covering it

@@ -213,7 +213,7 @@ class PacketLossDetector(Detector):
         kinds = [
             f"{frame} ({'fast' if f else 'timeout'}, {size} bytes)"
             for frame, f, size in zip(
-                p["frame"][shown].tolist(),
+                ctx.ct.frames(shown).tolist(),
                 is_fast,
                 p["payload_len"][shown].tolist(),
                 strict=False,
@@ -282,4 +282,4 @@ def _alive_elsewhere(ctx: Context, half: int, after_row: int) -> int | None:
     idx = np.flatnonzero(m)
     if len(idx) == 0:
         return None
-    return int(p["frame"][idx[np.argmin(p["row"][idx])]])
+    return ctx.ct.frame(int(idx[np.argmin(p["row"][idx])]))

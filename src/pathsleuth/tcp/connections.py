@@ -127,6 +127,15 @@ class ConnectionTable:
     def half_slice(self, half: int) -> slice:
         return slice(int(self.h["start"][half]), int(self.h["end"][half]))
 
+    def frames(self, idx: Any) -> Arr:
+        """Capture frame numbers of packets `idx` (read through ``row``: no whole
+        ``frame`` column is gathered for the few packets evidence names)."""
+        out: Arr = self.table.columns["frame"][self.p["row"][idx]]
+        return out
+
+    def frame(self, i: int) -> int:
+        return int(self.table.columns["frame"][self.p["row"][i]])
+
 
 def tcp_rows(table: PacketTable) -> I64:
     """Indices of the packets the tcp stage can use (decoded TCP header, first fragment)."""
@@ -291,6 +300,32 @@ def _split_flows(
     return nc
 
 
+@numba.njit(cache=True)
+def _halves(order: Any, conn: Any, renum: Any, src_is_lo: Any, client_is_lo: Any, out: Any) -> None:
+    """Each packet's half (2 * connection + direction; connections renumbered by `renum`),
+    written at its own index; `order`/`conn`: packets in flow order and their connection."""
+    for k in range(len(order)):
+        i = order[k]
+        c = conn[k]
+        out[i] = 2 * renum[c] + (1 if src_is_lo[i] != client_is_lo[c] else 0)
+
+
+@numba.njit(cache=True)
+def _by_half(half_t: Any, nh: int, rows: Any, frows: Any, half: Any) -> None:
+    """The packets (in capture order) stably sorted by half: their rows and halves
+    (`_stable_order`, writing the two gathered columns instead of the permutation)."""
+    start = np.zeros(nh + 1, np.int64)
+    for x in half_t:
+        start[x + 1] += 1
+    for k in range(nh):
+        start[k + 1] += start[k]
+    for i in range(len(half_t)):
+        x = half_t[i]
+        frows[start[x]] = rows[i]
+        half[start[x]] = x
+        start[x] += 1
+
+
 def build_connections(table: PacketTable, icmp: PacketTable | None = None) -> ConnectionTable:
     """Group the table's TCP packets into connections (see the module docstring). `icmp`:
     the capture's ICMP rows, when `table` does not hold them (kept for `tcp.icmp`)."""
@@ -314,44 +349,40 @@ def build_connections(table: PacketTable, icmp: PacketTable | None = None) -> Co
         order, rows, tc["tcp_flags"], tc["seq"], fid, src_is_lo, conn_sorted, *per_conn
     )
     cstart, fi_syn, fi_synack = (a[:n_conn] for a in per_conn)
-    f_src_is_lo = src_is_lo[order]
 
     # --- orientation: who initiated ------------------------------------------------------
     # the endpoints of each connection, from its first packet
     r0 = rows[order[cstart]]
-    s0 = f_src_is_lo[cstart]
+    s0 = src_is_lo[order[cstart]]
     lo = [np.where(s0, tc[a][r0], tc[b][r0]) for a, b in _ENDPOINT_COLS]
     hi = [np.where(s0, tc[b][r0], tc[a][r0]) for a, b in _ENDPOINT_COLS]
     lo_port = lo[2].astype(np.int64)
     hi_port = hi[2].astype(np.int64)
     # no handshake seen: the endpoint with the lower port is the server (Zeek does the same)
-    client_is_lo = np.where(lo_port != hi_port, lo_port > hi_port, f_src_is_lo[cstart])
+    client_is_lo = np.where(lo_port != hi_port, lo_port > hi_port, s0)
     has_synack = fi_synack >= 0
-    client_is_lo = np.where(has_synack, ~f_src_is_lo[np.clip(fi_synack, 0, None)], client_is_lo)
+    synack_lo = src_is_lo[order[np.clip(fi_synack, 0, None)]]
+    client_is_lo = np.where(has_synack, ~synack_lo, client_is_lo)
     has_syn = fi_syn >= 0
-    client_is_lo = np.where(has_syn, f_src_is_lo[np.clip(fi_syn, 0, None)], client_is_lo)
+    client_is_lo = np.where(has_syn, src_is_lo[order[np.clip(fi_syn, 0, None)]], client_is_lo)
     oriented = has_syn | has_synack
 
     # number connections in capture order (of their first packet)
     renum = np.empty(n_conn, dtype=np.int64)
-    renum[np.argsort(rows[order][cstart], kind="stable")] = np.arange(n_conn)
-    conn_sorted = renum[conn_sorted]
+    renum[np.argsort(r0, kind="stable")] = np.arange(n_conn)
+    # each packet's half under the new numbering, then the packets by (half, capture
+    # order): a stable counting sort of the packets in capture order (`rows` ascend)
+    half_t = np.empty(n, dtype=np.int64)
+    _halves(order, conn_sorted, renum, src_is_lo, client_is_lo, half_t)
+    frows = np.empty(n, dtype=np.int64)
+    half = np.empty(n, dtype=np.int64)
+    _by_half(half_t, 2 * n_conn, rows, frows, half)
     inv = np.argsort(renum)  # new id -> old id
-    cstart = cstart[inv]
     client_is_lo, oriented = client_is_lo[inv], oriented[inv]
     lo_port, hi_port = lo_port[inv], hi_port[inv]
-
-    f_dir = (f_src_is_lo != client_is_lo[conn_sorted]).astype(np.int64)
-    # (half, capture order): a stable counting sort by half of the packets in capture
-    # order (`rows` ascend), so no comparison sort is needed
-    half_t = np.empty(n, dtype=np.int64)
-    half_t[order] = 2 * conn_sorted + f_dir
-    final = _stable_order(half_t, 2 * n_conn)
-    frows = rows[final]
     p = LazyColumns(table, frows)
     for colname in _COPIED:
         p[colname] = tc[colname][frows]
-    half = half_t[final]
     p["half"] = half
     p["flags"] = tc["tcp_flags"][frows]
 

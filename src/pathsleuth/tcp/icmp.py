@@ -224,7 +224,7 @@ def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
                 if ev.quoted_seq is not None:
                     ev.segment = _quoted_segment(ct, ev.half, ev.quoted_seq, ev.frame)
                     if ev.segment >= 0:
-                        ev.segment_frame = int(p["frame"][ev.segment])
+                        ev.segment_frame = ct.frame(ev.segment)
         events.append(ev)
     return events
 

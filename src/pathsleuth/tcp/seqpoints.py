@@ -59,7 +59,7 @@ def flow_points(ct: ConnectionTable, half: int, icmp: list[IcmpEvent]) -> list[P
     for hf, direction in ((half, "a->b"), (half ^ 1, "b->a")):
         sl = ct.half_slice(hf)
         rows = p["row"][sl][:MAX_POINTS].tolist()
-        frames = p["frame"][sl][:MAX_POINTS].tolist()
+        frames = ct.frames(sl)[:MAX_POINTS].tolist()
         ts = (p["ts_ns"][sl][:MAX_POINTS] / 1e9).tolist()
         pay = p["payload_len"][sl][:MAX_POINTS].tolist()
         pos = p["rel_seq"][sl] if hf == half else p["rel_ack"][sl]

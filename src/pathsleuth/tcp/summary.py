@@ -273,13 +273,13 @@ def summarise(ct: ConnectionTable, *, file: str) -> list[ConnectionSummary]:
     hs = handshake_times(ct)
     # first and last packet of each connection (either half), capture order
     first, last = h["first_idx"].reshape(-1, 2), h["last_idx"].reshape(-1, 2)
-    ts, frame = p["ts_ns"], p["frame"]
+    ts = p["ts_ns"]
     big = np.iinfo(np.int64).max
     fi, li = np.clip(first, 0, None), np.clip(last, 0, None)
     t0s = np.where(first >= 0, ts[fi], big).min(axis=1).tolist()
     t1s = np.where(last >= 0, ts[li], -1).max(axis=1).tolist()
-    f0s = np.where(first >= 0, frame[fi].astype(np.int64), big).min(axis=1).tolist()
-    f1s = np.where(last >= 0, frame[li].astype(np.int64), -1).max(axis=1).tolist()
+    f0s = np.where(first >= 0, ct.frames(fi).astype(np.int64), big).min(axis=1).tolist()
+    f1s = np.where(last >= 0, ct.frames(li).astype(np.int64), -1).max(axis=1).tolist()
     syn_synack, synack_ack = hs["syn_synack"].tolist(), hs["synack_ack"].tolist()
     hl = {k: np.asarray(v).tolist() for k, v in h.items()}
     cl = {k: np.asarray(v).tolist() for k, v in c.items()}
