@@ -4,8 +4,10 @@
 compressed file, stdin, or each capture member of a tar/zip archive). A `Capture`'s
 `tables()` reads the stream chunk by chunk (`formats.open_reader`), dissects each
 `RecordBatch` (`dissect.dissect`) and yields the tables, so memory stays bounded by the
-chunk size whatever the file size. Streams inside an archive are sequential: finish one
-capture's tables before asking for the next capture.
+chunk size whatever the file size. `tables_ahead()` is the same stream produced by a
+second thread a few chunks ahead (the analysis uses it; `decode` stays on one core).
+Streams inside an archive are sequential: finish one capture's tables before asking for
+the next capture.
 """
 
 from __future__ import annotations
