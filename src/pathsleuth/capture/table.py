@@ -317,11 +317,25 @@ def format_addr(hi: int, lo: int) -> str:
 @functools.lru_cache(maxsize=1 << 16)
 def _format_addr(hi: int, lo: int) -> str:
     # cached: a report names the same few endpoints thousands of times
-    import ipaddress
-
     if hi == 0 and (lo >> 32) == 0xFFFF:  # dotted quad, 20x cheaper than ipaddress's
         return f"{(lo >> 24) & 255}.{(lo >> 16) & 255}.{(lo >> 8) & 255}.{lo & 255}"
-    return str(ipaddress.IPv6Address((hi << 64) | lo))
+    return _v6_text((hi << 64) | lo)
+
+
+def _v6_text(x: int) -> str:
+    """RFC 5952 text, as `ipaddress.IPv6Address` writes it, without building one: lower
+    case hex groups, the longest run of two or more zero groups (the first of equals)
+    written ``::``."""
+    h = f"{x:032x}"
+    groups = [h[k : k + 4].lstrip("0") or "0" for k in range(0, 32, 4)]
+    best, best_len, run = -1, 1, 0
+    for k, g in enumerate(groups):
+        run = run + 1 if g == "0" else 0
+        if run > best_len:
+            best, best_len = k - run + 1, run
+    if best < 0:
+        return ":".join(groups)
+    return ":".join(groups[:best]) + "::" + ":".join(groups[best + best_len :])
 
 
 def parse_addr(text: str) -> tuple[int, int]:
