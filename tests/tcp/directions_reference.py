@@ -15,6 +15,15 @@ import numpy as np
 
 from pathsleuth.capture.table import TcpFlag
 from pathsleuth.tcp.connections import ConnectionTable
+from pathsleuth.tcp.directions import (  # the same definitions as the numba pass
+    _LOW,
+    ETHERNET_MTU,
+    FAST_RETRANS_DUPACKS,
+    MAX_KARN_ROUNDS,
+    RTO_MIN_NS,
+    TCP_MIN_HDR,
+    initial_ttl,
+)
 from pathsleuth.tcp.groups import (
     I64,
     first_index,
@@ -30,31 +39,7 @@ from pathsleuth.tcp.groups import (
     take_or,
 )
 
-#: Linux TCP_RTO_MIN (include/net/tcp.h): 200 ms; a retransmission later than this
-#: without duplicate ACKs is a retransmission timeout.
-RTO_MIN_NS = 200_000_000
-#: duplicate ACKs before a retransmission to call it fast (Wireshark uses 2; RFC 5681
-#: section 3.2 triggers on the third, SACK/RACK stacks earlier)
-FAST_RETRANS_DUPACKS = 2
-#: initial TTL / hop-limit values in use (Linux/macOS 64, Windows 128, network gear 255)
-INITIAL_TTLS = (64, 128, 255)
-#: the classic Ethernet MTU (RFC 894); larger captured IP packets without a known MSS are
-#: taken as TSO/GSO super-segments when sent by the capture host itself
-ETHERNET_MTU = 1500
-
 _SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), int(TcpFlag.RST)
-_LOW = -(1 << 40)
-#: TCP header without options (RFC 9293 section 3.1)
-TCP_MIN_HDR = 20
-#: resends one transmission may have in flight before its ACK before `_karn_clean` gives
-#: up on it (far above real windows; bounds the work on pathological captures)
-MAX_KARN_ROUNDS = 4096
-
-
-def initial_ttl(ttl: I64) -> I64:
-    """Nearest initial TTL at or above each observed TTL."""
-    out: I64 = np.where(ttl <= 64, 64, np.where(ttl <= 128, 128, 255)).astype(np.int64)
-    return out
 
 
 @numba.njit(cache=True)

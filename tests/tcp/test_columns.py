@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pathsleuth.capture.table import COLUMNS, Status
+from pathsleuth.capture.table import COLUMNS, PacketTable, Status
 from pathsleuth.tcp.columns import (
     ANALYSIS_COLUMNS,
     ICMP_COLUMNS,
@@ -16,6 +16,20 @@ from pathsleuth.tcp.columns import (
 from tcp.tables import make_table
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "pathsleuth"
+
+
+def _mixed() -> PacketTable:
+    """TCP (v4, v6), UDP, ICMP, ICMPv6 and a non-IP frame, in that capture order."""
+    return make_table(
+        [
+            dict(ip_version=4, proto=6, src="192.0.2.1", dst="192.0.2.2", sport=1000, dport=25),
+            dict(ip_version=4, proto=17, src="192.0.2.1", dst="192.0.2.53", sport=1, dport=53),
+            dict(ip_version=4, proto=1, src="192.0.2.254", dst="192.0.2.1", icmp_type=3),
+            dict(ip_version=6, proto=58, src="2001:db8::fe", dst="2001:db8::1", icmp_type=2),
+            dict(ip_version=6, proto=6, src="2001:db8::1", dst="2001:db8::2", sport=9, dport=25),
+            dict(ip_version=0, proto=0, status=int(Status.NOT_IP)),  # ARP, LLDP, ...
+        ]
+    )
 
 
 def test_every_column_the_tcp_and_diagnose_stages_name_is_kept() -> None:
@@ -47,16 +61,7 @@ def test_only_tcp_icmp_reads_the_icmp_columns() -> None:
 
 
 def test_split_keeps_tcp_and_icmp_rows_apart_in_capture_order() -> None:
-    t = make_table(
-        [
-            dict(ip_version=4, proto=6, src="192.0.2.1", dst="192.0.2.2", sport=1000, dport=25),
-            dict(ip_version=4, proto=17, src="192.0.2.1", dst="192.0.2.53", sport=1, dport=53),
-            dict(ip_version=4, proto=1, src="192.0.2.254", dst="192.0.2.1", icmp_type=3),
-            dict(ip_version=6, proto=58, src="2001:db8::fe", dst="2001:db8::1", icmp_type=2),
-            dict(ip_version=6, proto=6, src="2001:db8::1", dst="2001:db8::2", sport=9, dport=25),
-            dict(ip_version=0, proto=0, status=int(Status.NOT_IP)),
-        ]
-    )
+    t = _mixed()
     tcp, icmp = split_for_analysis(t)
     assert list(tcp.columns) == list(TCP_COLUMNS)
     assert list(icmp.columns) == list(ICMP_COLUMNS)
@@ -66,16 +71,7 @@ def test_split_keeps_tcp_and_icmp_rows_apart_in_capture_order() -> None:
 
 
 def test_keeps_tcp_and_icmp_rows_with_their_frame_numbers() -> None:
-    t = make_table(
-        [
-            dict(ip_version=4, proto=6, src="192.0.2.1", dst="192.0.2.2", sport=1000, dport=25),
-            dict(ip_version=4, proto=17, src="192.0.2.1", dst="192.0.2.53", sport=1, dport=53),
-            dict(ip_version=4, proto=1, src="192.0.2.254", dst="192.0.2.1", icmp_type=3),
-            dict(ip_version=6, proto=58, src="2001:db8::fe", dst="2001:db8::1", icmp_type=2),
-            dict(ip_version=6, proto=6, src="2001:db8::1", dst="2001:db8::2", sport=9, dport=25),
-            dict(ip_version=0, proto=0, status=int(Status.NOT_IP)),  # ARP, LLDP, ...
-        ]
-    )
+    t = _mixed()
     cut = for_analysis(t)
     assert list(cut.columns) == list(ANALYSIS_COLUMNS)
     assert cut.frame.tolist() == [1, 3, 4, 5]
