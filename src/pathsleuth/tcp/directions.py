@@ -44,7 +44,7 @@ import numpy as np
 from pathsleuth.capture.summary import mix64
 from pathsleuth.capture.table import TcpFlag
 from pathsleuth.tcp.connections import ConnectionTable
-from pathsleuth.tcp.groups import I64
+from pathsleuth.tcp.groups import I64, bound
 
 #: Linux TCP_RTO_MIN (include/net/tcp.h): 200 ms; a retransmission later than this
 #: without duplicate ACKs is a retransmission timeout.
@@ -276,13 +276,7 @@ def _sender(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, hc: Any, s: Any) 
         dup = prev_same[li] >= 0
         in_hole = False
         if cand:  # the last hole starting at or below r (holes so far: later ones start higher)
-            a, b = 0, nholes
-            while a < b:
-                m = (a + b) >> 1
-                if hs[m] <= r:
-                    a = m + 1
-                else:
-                    b = m
+            a = bound(hs, 0, nholes, r, True)
             in_hole = a > 0 and r < he[a - 1]
         retr = cand and (dup or not in_hole)
         if jump:
@@ -295,14 +289,7 @@ def _sender(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, hc: Any, s: Any) 
             sent = max(sent, end[i])
             had = True
         if retr:  # first packet of the half whose running highest end passes r
-            a, b = start, i
-            while a < b:
-                m = (a + b) >> 1
-                if mxi[m - cs] > r:
-                    b = m
-                else:
-                    a = m + 1
-            ptx = max(a, prev_same[li])
+            ptx = max(cs + bound(mxi, start - cs, li, r, True), prev_same[li])
             pi[_PTX, i] = ptx
             pi[_ELAPSED, i] = ts[i] - ts[ptx]
         else:
@@ -387,35 +374,23 @@ def _acknowledged(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, s: Any, rou
     """Each transmission of a half: the peer's first ACK after it covering its end, whether
     it counts as acknowledged, and whether clean (Karn: see the module docstring)."""
     row, _ts, _flags, rel, end, _payload, ackf, _rel_ack = c
-    next_same, aidx, nxt = s[5], s[10], s[11]
+    next_same, aidx, nxt, acum, arow = s[5], s[10], s[11], s[12], s[13]
     start, stop = k[0][g], k[1][g]
     q0, q1 = k[0][g ^ 1], k[1][g ^ 1]
     na = 0
-    for j in range(q0, q1):  # the peer's ACK-carrying packets, cumulative ACK rising
+    for j in range(q0, q1):  # the peer's ACK-carrying packets: cumulative ACK and row rise
         if ackf[j]:
             aidx[na] = j
+            acum[na] = pi[_CUMACK, j]
+            arow[na] = row[j]
             na += 1
     for t in range(start, stop):
         pi[_ACKPOS, t] = -1
         pb[_ACKED, t] = False
         if end[t] <= rel[t]:
             continue
-        a, b = 0, na  # first ACK whose cumulative ACK covers the end ...
-        while a < b:
-            m = (a + b) >> 1
-            if pi[_CUMACK, aidx[m]] < end[t]:
-                a = m + 1
-            else:
-                b = m
-        first = a
-        a, b = 0, na  # ... and first ACK sent after it
-        while a < b:
-            m = (a + b) >> 1
-            if row[aidx[m]] <= row[t]:
-                a = m + 1
-            else:
-                b = m
-        first = max(first, a)
+        # the first ACK whose cumulative ACK covers the end, and sent after it
+        first = max(bound(acum, 0, na, end[t], False), bound(arow, 0, na, row[t], True))
         if first >= na:
             continue
         ap = aidx[first]
@@ -571,6 +546,8 @@ def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int, lo: in
         np.full(cap, -1, np.int64),  # 9 start -> last packet (open addressing)
         np.empty(m, np.int64),  # 10 the peer's ACK-carrying packets
         np.empty(m, np.int64),  # 11 next resend in the half
+        np.empty(m, np.int64),  # 12 the peer's ACKs' cumulative ACK
+        np.empty(m, np.int64),  # 13 the peer's ACKs' rows
     )
     for conn in range(lo, hi):
         g = 2 * conn

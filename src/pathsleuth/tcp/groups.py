@@ -116,7 +116,7 @@ def unwrap32(v: I64, gid: I64, start_base: I64) -> I64:
 
 
 @numba.njit(cache=True, inline="always")
-def _bound(a: Any, lo: int, hi: int, x: Any, right: bool) -> int:
+def bound(a: Any, lo: int, hi: int, x: Any, right: bool) -> int:
     """First index in sorted a[lo:hi] with a[i] >= x (a[i] > x when `right`); hi if none."""
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -135,9 +135,9 @@ def _grouped_searchsorted(tg: Any, tv: Any, qg: Any, qv: Any, right: bool, out: 
         g = qg[k]
         if k == 0 or g != qg[k - 1]:  # queries come in runs of one group: search once per run
             # the group's slice [start, end) of the targets
-            start = _bound(tg, 0, nt, g, False)
-            end = _bound(tg, start, nt, g, True)
-        out[k] = _bound(tv, start, end, qv[k], right)
+            start = bound(tg, 0, nt, g, False)
+            end = bound(tg, start, nt, g, True)
+        out[k] = bound(tv, start, end, qv[k], right)
 
 
 def grouped_searchsorted(tg: I64, tv: I64, qg: I64, qv: I64, *, side: str = "left") -> I64:
