@@ -24,8 +24,8 @@ from pathsleuth.tcp.directions import (  # the same definitions as the numba pas
     TCP_MIN_HDR,
     initial_ttl,
 )
-from pathsleuth.tcp.groups import (
-    I64,
+from pathsleuth.tcp.groups import I64
+from tcp.grouped import (
     first_index,
     first_of_group,
     group_count,

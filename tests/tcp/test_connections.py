@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from pathsleuth.capture.table import PacketTable, Status, TcpFlag
 from pathsleuth.tcp.connections import ConnectionTable, build_connections, tcp_rows
-from pathsleuth.tcp.groups import first_index, first_of_group, unwrap32
+from tcp.grouped import first_index, first_of_group, unwrap32
 from tcp.tables import Conv, make_table, tcp_streams
 
 

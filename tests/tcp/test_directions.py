@@ -265,14 +265,9 @@ def _two_way(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
 @settings(deadline=None)
 def test_covering_acks_match_the_grouped_searches(args: tuple[np.ndarray, ...]) -> None:
     """The fused kernel against the whole-array formulation it replaced."""
-    from pathsleuth.tcp.groups import (
-        group_bounds,
-        grouped_searchsorted,
-        in_group,
-        seg_cummax,
-        take_or,
-    )
+    from pathsleuth.tcp.groups import group_bounds
     from tcp.directions_reference import _covering_acks
+    from tcp.grouped import grouped_searchsorted, in_group, seg_cummax, take_or
 
     half, row, end, ackf, acks, seqspace, next_same, spurious = args
     n = len(half)
@@ -306,8 +301,9 @@ def test_covering_acks_match_the_grouped_searches(args: tuple[np.ndarray, ...]) 
 @settings(deadline=None)
 def test_peer_before_matches_the_grouped_search(args: tuple[np.ndarray, ...]) -> None:
     """Last packet of the opposite half captured before each packet (-1 when none)."""
-    from pathsleuth.tcp.groups import group_bounds, grouped_searchsorted, in_group
+    from pathsleuth.tcp.groups import group_bounds
     from tcp.directions_reference import _peer_before
+    from tcp.grouped import grouped_searchsorted, in_group
 
     half, row = args[0], args[1]
     pred = grouped_searchsorted(half, row, half ^ 1, row, side="left") - 1

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pathsleuth.tcp.groups import (
+from tcp.grouped import (
     first_index,
     group_max,
     group_min,
@@ -103,7 +103,7 @@ def test_grouped_searchsorted_general_path_for_huge_values() -> None:
 def test_unwrap32_is_the_cumulative_signed_step(
     xs: list[tuple[int, int]], bases: list[int]
 ) -> None:
-    from pathsleuth.tcp.groups import first_of_group, unwrap32
+    from tcp.grouped import first_of_group, unwrap32
 
     g, v = _split(xs)
     starts = np.flatnonzero(first_of_group(g))

@@ -1,6 +1,6 @@
 """TCP stage: PacketTable in, connections with per-direction analysis and ICMP matches out.
 
-    groups.py       grouped NumPy primitives (segmented cummax/cumsum, grouped searchsorted)
+    groups.py       group slices, the binary search the numba passes share, seq constants
     connections.py  4-tuple grouping, port-reuse split, orientation, seq/ack unwrapping
     directions.py   retransmissions (fast/timeout/spurious), gaps, dup ACKs, zero windows,
                     acknowledged sizes, TSO super-segments, TTL hops
@@ -8,7 +8,8 @@
     summary.py      per-connection summaries (Zeek-style state and history)
     seqpoints.py    time-sequence chart points of one connection (for the HTML report)
 
-Everything is vectorised over packets; the diagnosis stage reads the result.
+No Python loop touches packets (numba passes and NumPy); the diagnosis stage reads the
+result.
 """
 
 from pathsleuth.tcp.connections import ConnectionTable, build_connections

@@ -417,7 +417,8 @@ def _unwrap_halves(
 ) -> None:
     """Per half (packets [start[g], stop[g]) in capture order): the base (first SYN's
     sequence number, else the first packet's), relative sequence numbers unwrapped across
-    2^32 wraps (`groups.unwrap32`), sequence-space lengths, and relative ACKs in the
+    2^32 wraps (each adds the signed 32-bit step from its predecessor), sequence-space
+    lengths, and relative ACKs in the
     peer's space (measured from the peer's base; from the half's own first ACK when the
     peer is not in the capture)."""
     nh = len(start)
