@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pathsleuth.capture.table import PacketTable
 from pathsleuth.tcp.connections import ConnectionTable, build_connections
-from pathsleuth.tcp.directions import analyse_directions, initial_ttl
+from pathsleuth.tcp.directions import analyse_directions, initial_ttl, nearest_initial_ttl
 from tcp import directions_reference as reference
 from tcp.directions_reference import _karn_clean
 from tcp.tables import Conv, tcp_streams
@@ -165,9 +165,10 @@ def test_tso_super_segment_on_wire_size() -> None:
 
 
 def test_ttl_hops() -> None:
-    assert initial_ttl(np.array([1, 54, 64, 65, 116, 128, 200, 255])).tolist() == [
-        64, 64, 64, 128, 128, 128, 255, 255,
-    ]  # fmt: skip
+    ttls = [1, 54, 64, 65, 116, 128, 200, 255]
+    want = [64, 64, 64, 128, 128, 128, 255, 255]
+    assert initial_ttl(np.array(ttls)).tolist() == want
+    assert [nearest_initial_ttl(t) for t in ttls] == want
     c = Conv(s_ttl=116)
     c.handshake(0.0)
     ct = _ct(c.table())

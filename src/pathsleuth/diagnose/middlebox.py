@@ -27,7 +27,7 @@ from pathsleuth.diagnose.registry import (
     make_finding,
     register,
 )
-from pathsleuth.tcp.directions import initial_ttl
+from pathsleuth.tcp.directions import nearest_initial_ttl
 
 #: TTL difference tolerated between a host's packets (a route change moves it by one)
 TTL_TOLERANCE = 1
@@ -83,7 +83,7 @@ class ResetDetector(Detector):
             why = []
             ttl = int(p["ttl"][r])
             if abs(ttl - ref_ttl) > TTL_TOLERANCE:
-                hops = int(initial_ttl(np.array([ttl], np.int64))[0]) - ttl
+                hops = int(nearest_initial_ttl(ttl)) - ttl
                 why.append(
                     f"TTL {ttl} (≈ {hops_phrase(hops)} away) where its own packets have TTL {ref_ttl}"
                 )

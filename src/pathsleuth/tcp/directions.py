@@ -67,9 +67,25 @@ TCP_MIN_HDR = 20
 MAX_KARN_ROUNDS = 4096
 
 
+@numba.njit(cache=True)
+def nearest_initial_ttl(ttl: Any) -> Any:
+    """Nearest initial TTL (`INITIAL_TTLS`) at or above one observed TTL."""
+    for x in INITIAL_TTLS:
+        if ttl <= x:
+            return np.int64(x)
+    return np.int64(INITIAL_TTLS[-1])
+
+
+@numba.njit(cache=True)
+def _initial_ttls(ttl: Any, out: Any) -> None:
+    for i in range(len(ttl)):
+        out[i] = nearest_initial_ttl(ttl[i])
+
+
 def initial_ttl(ttl: I64) -> I64:
     """Nearest initial TTL at or above each observed TTL."""
-    out: I64 = np.where(ttl <= 64, 64, np.where(ttl <= 128, 128, 255)).astype(np.int64)
+    out: I64 = np.empty(len(ttl), np.int64)
+    _initial_ttls(np.asarray(ttl, np.int64), out)
     return out
 
 
@@ -197,11 +213,6 @@ _PME, _CUMACK, _PCB, _PTX, _ELAPSED, _ACKPOS, _WIRE = (P_INT.index(k) for k in P
     _H_FIRST_PURE_ACK,
 ) = (H_INT.index(k) for k in H_INT)
 _I64_MIN = np.iinfo(np.int64).min
-
-
-@numba.njit(cache=True, inline="always")
-def _initial_ttl(ttl: Any) -> Any:
-    return 64 if ttl <= 64 else (128 if ttl <= 128 else 255)
 
 
 @numba.njit(cache=True)
@@ -455,7 +466,7 @@ def _tally(g: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any) -> None:
         pl: Any = np.int64(payload[i])
         data = pl > 0
         t: Any = np.int64(ttl[i])
-        local_sender = _initial_ttl(t) == t
+        local_sender = nearest_initial_ttl(t) == t
         sup = data and (
             (peer_mss > 0 and pl > peer_mss)
             or (peer_mss == 0 and local_sender and np.int64(ip_len[i]) > ETHERNET_MTU)

@@ -32,7 +32,7 @@ from pathsleuth.capture.table import (
     format_addr,
 )
 from pathsleuth.tcp.connections import ConnectionTable
-from pathsleuth.tcp.directions import initial_ttl
+from pathsleuth.tcp.directions import nearest_initial_ttl
 
 #: IPv6 minimum link MTU (RFC 8200 section 5)
 IPV6_MIN_MTU = 1280
@@ -199,7 +199,7 @@ def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
             icmp_code=co,
             version=ver,
             router=format_addr(int(t.src_hi[r]), int(t.src_lo[r])),
-            router_hops=int(initial_ttl(np.array([ttl], np.int64))[0]) - ttl,
+            router_hops=int(nearest_initial_ttl(ttl)) - ttl,
             mtu=int(t.icmp_mtu[r]) if kind == "ptb" else None,
             quoted_ip_len=int(t.q_ip_len[r]),
             quoted_df=bool(t.q_df[r]),
