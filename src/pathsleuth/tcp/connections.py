@@ -230,14 +230,22 @@ def _flow_ids(
 
 
 @numba.njit(cache=True)
-def _stable_order(ids: Any, nids: int) -> Any:
-    """Permutation sorting `ids` (0 <= id < nids), equal ids in input order (counting
-    sort: two passes, where a comparison sort of random keys costs ~20)."""
+def _bucket_starts(ids: Any, nids: int) -> Any:
+    """Where each id's run starts in `ids` sorted (0 <= id < nids): a counting sort's
+    first pass, shared by `_stable_order` and `_by_half`."""
     start = np.zeros(nids + 1, np.int64)
     for x in ids:
         start[x + 1] += 1
     for k in range(nids):
         start[k + 1] += start[k]
+    return start
+
+
+@numba.njit(cache=True)
+def _stable_order(ids: Any, nids: int) -> Any:
+    """Permutation sorting `ids` (0 <= id < nids), equal ids in input order (counting
+    sort: two passes, where a comparison sort of random keys costs ~20)."""
+    start = _bucket_starts(ids, nids)
     order = np.empty(len(ids), np.int64)
     for i in range(len(ids)):
         x = ids[i]
@@ -314,11 +322,7 @@ def _halves(order: Any, conn: Any, renum: Any, src_is_lo: Any, client_is_lo: Any
 def _by_half(half_t: Any, nh: int, rows: Any, frows: Any, half: Any) -> None:
     """The packets (in capture order) stably sorted by half: their rows and halves
     (`_stable_order`, writing the two gathered columns instead of the permutation)."""
-    start = np.zeros(nh + 1, np.int64)
-    for x in half_t:
-        start[x + 1] += 1
-    for k in range(nh):
-        start[k + 1] += start[k]
+    start = _bucket_starts(half_t, nh)
     for i in range(len(half_t)):
         x = half_t[i]
         frows[start[x]] = rows[i]
