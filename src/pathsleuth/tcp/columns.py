@@ -79,31 +79,42 @@ ANALYSIS_COLUMNS: tuple[str, ...] = TCP_COLUMNS + tuple(
 )
 
 
-def _ip(table: PacketTable) -> npt.NDArray[np.bool_]:
-    ok: npt.NDArray[np.bool_] = table.columns["ip_version"] != 0
+def _tcp(table: PacketTable) -> npt.NDArray[np.bool_]:
+    ok: npt.NDArray[np.bool_] = (table.columns["ip_version"] != 0) & (
+        table.columns["proto"] == IPPROTO_TCP
+    )
     return ok
-
-
-def tcp_mask(table: PacketTable) -> npt.NDArray[np.bool_] | None:
-    """Which rows are TCP; None when all are."""
-    keep = _ip(table) & (table.columns["proto"] == IPPROTO_TCP)
-    return None if bool(keep.all()) else keep
 
 
 def icmp_mask(table: PacketTable) -> npt.NDArray[np.bool_]:
     """Which rows are ICMP or ICMPv6."""
     proto = table.columns["proto"]
-    keep: npt.NDArray[np.bool_] = _ip(table) & ((proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6))
+    keep: npt.NDArray[np.bool_] = (table.columns["ip_version"] != 0) & (
+        (proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)
+    )
     return keep
+
+
+def _all_or(keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
+    return None if bool(keep.all()) else keep
+
+
+def tcp_mask(table: PacketTable) -> npt.NDArray[np.bool_] | None:
+    """Which rows are TCP; None when all are."""
+    return _all_or(_tcp(table))
 
 
 def analysis_rows(table: PacketTable) -> npt.NDArray[np.bool_] | None:
     """Which rows the analysis keeps (TCP, ICMP, ICMPv6); None when it keeps them all."""
-    proto = table.columns["proto"]
-    keep = _ip(table) & (
-        (proto == IPPROTO_TCP) | (proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)
-    )
-    return None if bool(keep.all()) else keep
+    return _all_or(_tcp(table) | icmp_mask(table))
+
+
+def _cut(
+    table: PacketTable, keep: npt.NDArray[np.bool_] | None, names: tuple[str, ...]
+) -> PacketTable:
+    """`names` of `table`, at the rows `keep` (all rows, the same arrays, when None)."""
+    cols = table.columns
+    return PacketTable({n: cols[n] if keep is None else cols[n][keep] for n in names})
 
 
 def for_analysis(table: PacketTable) -> PacketTable:
@@ -111,18 +122,10 @@ def for_analysis(table: PacketTable) -> PacketTable:
 
     Frame numbers travel in the ``frame`` column, so evidence still names the capture's
     frames after the cut."""
-    keep = analysis_rows(table)
-    cols = table.columns
-    if keep is None:
-        return PacketTable({name: cols[name] for name in ANALYSIS_COLUMNS})
-    return PacketTable({name: cols[name][keep] for name in ANALYSIS_COLUMNS})
+    return _cut(table, analysis_rows(table), ANALYSIS_COLUMNS)
 
 
 def split_for_analysis(table: PacketTable) -> tuple[PacketTable, PacketTable]:
     """The two tables `analyze_paths` keeps: TCP rows with `TCP_COLUMNS`, ICMP/ICMPv6
     rows with `ICMP_COLUMNS` (for tests and library users holding a whole table)."""
-    cols = table.columns
-    keep = tcp_mask(table)
-    tcp = {n: cols[n] if keep is None else cols[n][keep] for n in TCP_COLUMNS}
-    icmp = icmp_mask(table)
-    return PacketTable(tcp), PacketTable({n: cols[n][icmp] for n in ICMP_COLUMNS})
+    return _cut(table, tcp_mask(table), TCP_COLUMNS), _cut(table, icmp_mask(table), ICMP_COLUMNS)
