@@ -19,6 +19,7 @@ from pathsleuth.capture.table import TableBuilder, parse_addr
 from pathsleuth.diagnose.engine import AnalysisResult, analyze_table, merge_all
 from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
 from pathsleuth.maillog.correlate import Match, correlate
+from pathsleuth.runtime import analysis_settings
 from pathsleuth.tcp.columns import ICMP_COLUMNS, TCP_COLUMNS, icmp_mask, tcp_mask
 
 
@@ -49,26 +50,32 @@ def analyze_paths(
     columns the analysis reads of them, are kept until the whole capture is in
     (`tcp.columns`), appended chunk by chunk into growing columns
     (`capture.table.TableBuilder`).
-    `charts` adds the time-sequence points the HTML report draws."""
-    results = []
-    for path in paths:
-        for cap in iter_captures(path):
-            builder = SummaryBuilder(cap.name)
-            tcp = TableBuilder(TCP_COLUMNS)
-            icmp = TableBuilder(ICMP_COLUMNS)
-            for table in cap.tables_ahead(progress):
-                builder.add(table)
-                tcp.append(table, tcp_mask(table))
-                icmp.append(table, icmp_mask(table))
-            summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
-            check_decodable(summary)
-            result = analyze_table(tcp.finish(), file=cap.name, charts=charts, icmp=icmp.finish())
-            result.files = [summary]
-            results.append(result)
-    merged = merge_all(results)
+    `charts` adds the time-sequence points the HTML report draws. The process settings
+    `runtime.analysis_settings` names are changed for the duration."""
+    with analysis_settings():
+        merged = merge_all(
+            [result for path in paths for result in _analyze_path(path, charts, progress)]
+        )
     if flow_filter is not None:
         merged = flow_filter.apply(merged)
     return merged
+
+
+def _analyze_path(path: str, charts: bool, progress: Progress | None) -> Iterator[AnalysisResult]:
+    """One result per capture stream in `path` (archive members each get their own)."""
+    for cap in iter_captures(path):
+        builder = SummaryBuilder(cap.name)
+        tcp = TableBuilder(TCP_COLUMNS)
+        icmp = TableBuilder(ICMP_COLUMNS)
+        for table in cap.tables_ahead(progress):
+            builder.add(table)
+            tcp.append(table, tcp_mask(table))
+            icmp.append(table, icmp_mask(table))
+        summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
+        check_decodable(summary)
+        result = analyze_table(tcp.finish(), file=cap.name, charts=charts, icmp=icmp.finish())
+        result.files = [summary]
+        yield result
 
 
 @dataclass(frozen=True)
