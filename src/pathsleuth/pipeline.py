@@ -21,6 +21,8 @@ from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
 from pathsleuth.maillog.correlate import Match, correlate
 from pathsleuth.runtime import analysis_settings
 from pathsleuth.tcp.columns import ICMP_COLUMNS, TCP_COLUMNS, icmp_mask, tcp_mask
+from pathsleuth.tcp.connections import tcp_rows
+from pathsleuth.tcp.flows import FLOW_COLUMNS, FlowIndex
 
 
 def decode_paths(
@@ -65,15 +67,20 @@ def _analyze_path(path: str, charts: bool, progress: Progress | None) -> Iterato
     """One result per capture stream in `path` (archive members each get their own)."""
     for cap in iter_captures(path):
         builder = SummaryBuilder(cap.name)
-        tcp = TableBuilder(TCP_COLUMNS)
+        tcp = TableBuilder(TCP_COLUMNS + FLOW_COLUMNS)
         icmp = TableBuilder(ICMP_COLUMNS)
+        flows = FlowIndex()  # numbered here, while the reader thread reads ahead
         for table in cap.tables_ahead(progress):
             builder.add(table)
-            tcp.append(table, tcp_mask(table))
+            tcp.append(table, tcp_mask(table), extra=flows.columns(table, tcp_rows(table)))
             icmp.append(table, icmp_mask(table))
         summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
         check_decodable(summary)
-        result = analyze_table(tcp.finish(), file=cap.name, charts=charts, icmp=icmp.finish())
+        kept = tcp.finish()
+        numbered = flows.take(kept)
+        result = analyze_table(
+            kept, file=cap.name, charts=charts, icmp=icmp.finish(), flows=numbered
+        )
         result.files = [summary]
         yield result
 

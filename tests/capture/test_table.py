@@ -30,9 +30,16 @@ def chunk(start: int, n: int) -> PacketTable:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3000), st.booleans()), max_size=12))
-def test_append_equals_concat_of_the_kept_rows(parts: list[tuple[int, bool]]) -> None:
-    b = TableBuilder(NAMES)
+@given(
+    st.lists(st.tuples(st.integers(0, 3000), st.booleans()), max_size=12),
+    st.booleans(),
+)
+def test_append_equals_concat_of_the_kept_rows(
+    parts: list[tuple[int, bool]], with_extra: bool
+) -> None:
+    """Also with an `extra` column (not a schema column) kept alongside the rows."""
+    names = NAMES + (("tag",) if with_extra else ())
+    b = TableBuilder(names)
     b.INITIAL_ROWS = 16  # so that the columns grow several times
     expect = []
     start = 1
@@ -40,14 +47,19 @@ def test_append_equals_concat_of_the_kept_rows(parts: list[tuple[int, bool]]) ->
         t = chunk(start, n)
         start += n
         rows = (t.frame % 2 == 0) if masked else None
-        b.append(t, rows)
-        kept = t if rows is None else t.take(rows)
-        expect.append(PacketTable({k: kept.columns[k] for k in NAMES}))
+        tag = {"tag": t.frame.astype(np.int64) * 3} if with_extra else None
+        b.append(t, rows, extra=tag)
+        full = PacketTable({**t.columns, **(tag or {})})
+        kept = full if rows is None else full.take(rows)
+        expect.append(PacketTable({k: kept.columns[k] for k in names}))
     got = b.finish()
-    want = concat(expect) if expect else PacketTable({k: empty_columns(0)[k] for k in NAMES})
-    assert set(got.columns) == set(NAMES)
+    if not any(len(e) for e in expect):  # nothing appended: the schema's columns only
+        assert set(got.columns) == set(NAMES) and len(got) == 0
+        return
+    want = concat(expect)
+    assert set(got.columns) == set(names)
     assert len(got) == len(want) == len(b) + len(got)  # the builder is empty after finish
-    for k in NAMES:
+    for k in names:
         assert got.columns[k].dtype == want.columns[k].dtype
         np.testing.assert_array_equal(got.columns[k], want.columns[k])
 

@@ -267,15 +267,14 @@ def _split_with_whole_arrays(
 @given(tcp_streams())
 @settings(max_examples=300, deadline=None)
 def test_flow_split_kernel_matches_the_whole_array_formulation(table: PacketTable) -> None:
-    from pathsleuth.tcp.connections import _flow_ids, _split_flows, _stable_order
+    from pathsleuth.tcp.connections import _split_flows, _stable_order
+    from pathsleuth.tcp.flows import number_flows
 
     tc = table.columns
     rows = tcp_rows(table)
     n = len(rows)
-    fid = np.empty(n, np.int64)
-    src_is_lo = np.empty(n, np.bool_)
-    cols = [tc[k] for k in ("src_hi", "src_lo", "sport", "dst_hi", "dst_lo", "dport")]
-    order = _stable_order(fid, _flow_ids(rows, *cols, fid, src_is_lo))
+    fid, src_is_lo, nflows = number_flows(table, rows)
+    order = _stable_order(fid, nflows)
     conn = np.empty(n, np.int64)
     per_conn = [np.empty(n, np.int64) for _ in range(3)]
     nc = _split_flows(order, rows, tc["tcp_flags"], tc["seq"], fid, src_is_lo, conn, *per_conn)
@@ -286,33 +285,3 @@ def test_flow_split_kernel_matches_the_whole_array_formulation(table: PacketTabl
     np.testing.assert_array_equal(conn, want[0])
     for got, expected in zip(per_conn, want[1:], strict=True):
         np.testing.assert_array_equal(got[:nc], expected)
-
-
-@given(st.integers(1, 3000), st.integers(0, 2**32 - 1))
-@settings(max_examples=30, deadline=None)
-def test_flow_numbering_by_first_appearance_past_table_growth(nflows: int, seed: int) -> None:
-    """`_flow_ids` numbers canonical 4-tuples by first appearance, also once its table
-    has doubled several times (more than 512 flows), and never merges two flows."""
-    from pathsleuth.tcp.connections import _flow_ids
-
-    rng = np.random.default_rng(seed)
-    n = 2 * nflows + 50
-    ends = rng.integers(0, 6, size=(nflows, 2))  # few addresses, so ports decide
-    ports = rng.integers(1, 65536, size=(nflows, 2))
-    pick = rng.integers(0, nflows, size=n)
-    flip = rng.integers(0, 2, size=n).astype(bool)
-    a = np.where(flip, ends[pick, 1], ends[pick, 0]).astype(np.uint64)
-    b = np.where(flip, ends[pick, 0], ends[pick, 1]).astype(np.uint64)
-    pa = np.where(flip, ports[pick, 1], ports[pick, 0]).astype(np.uint16)
-    pb = np.where(flip, ports[pick, 0], ports[pick, 1]).astype(np.uint16)
-    zero = np.zeros(n, np.uint64)
-    fid = np.empty(n, np.int64)
-    src_is_lo = np.empty(n, np.bool_)
-    got = _flow_ids(np.arange(n), zero, a, pa, zero, b, pb, fid, src_is_lo)
-    seen: dict[tuple[int, ...], int] = {}
-    for i in range(n):
-        s, d = (0, int(a[i]), int(pa[i])), (0, int(b[i]), int(pb[i]))
-        assert bool(src_is_lo[i]) == (s <= d)
-        key = (s + d) if s <= d else (d + s)
-        assert fid[i] == seen.setdefault(key, len(seen)), i
-    assert got == len(seen)

@@ -247,12 +247,19 @@ class TableBuilder:
     def __len__(self) -> int:
         return self._n
 
-    def append(self, table: PacketTable, rows: npt.NDArray[np.bool_] | None = None) -> None:
-        """Append `table`'s rows (those where `rows` is True, when given)."""
+    def append(
+        self,
+        table: PacketTable,
+        rows: npt.NDArray[np.bool_] | None = None,
+        extra: dict[str, npt.NDArray[Any]] | None = None,
+    ) -> None:
+        """Append `table`'s rows (those where `rows` is True, when given). `extra`: more
+        columns aligned with `table`'s rows, kept alongside (names the builder was made
+        with that are not `table`'s)."""
         k = len(table) if rows is None else int(np.count_nonzero(rows))
         if k == 0:
             return
-        src = table.columns
+        src = table.columns if not extra else {**table.columns, **extra}
         if not self._cols:
             cap = max(k, self.INITIAL_ROWS)
             self._cols = {
@@ -276,9 +283,9 @@ class TableBuilder:
 
     def finish(self) -> PacketTable:
         """The rows appended so far as a table; the builder is empty afterwards."""
-        if not self._cols:
+        if not self._cols:  # nothing appended: the schema's columns, no `extra` ones
             empty = empty_columns(0)
-            return PacketTable({n: empty[n] for n in self._names})
+            return PacketTable({n: empty[n] for n in self._names if n in empty})
         for col in self._cols.values():
             col.resize((self._n, *col.shape[1:]), refcheck=False)
         out = PacketTable(self._cols)

@@ -20,6 +20,7 @@ from pathsleuth.diagnose.model import Finding, Severity
 from pathsleuth.diagnose.registry import detectors
 from pathsleuth.tcp.connections import build_connections
 from pathsleuth.tcp.directions import analyse_directions
+from pathsleuth.tcp.flows import Flows
 from pathsleuth.tcp.icmp import IcmpEvent, match_icmp
 from pathsleuth.tcp.seqpoints import Point, flow_points
 from pathsleuth.tcp.summary import ConnectionSummary, summarise
@@ -65,11 +66,13 @@ def analyze_table(
     file: str,
     charts: bool = False,
     icmp: PacketTable | None = None,
+    flows: Flows | None = None,
 ) -> AnalysisResult:
     """Connections, ICMP correlation and findings for one capture's packets; with
     `charts`, the time-sequence points of every connection that has a finding. `icmp`:
-    the capture's ICMP rows when `table` holds only its TCP rows (`tcp.columns`)."""
-    ct = build_connections(table, icmp)
+    the capture's ICMP rows when `table` holds only its TCP rows (`tcp.columns`); `flows`:
+    the table's rows already numbered into flows (`tcp.flows.FlowIndex`)."""
+    ct = build_connections(table, icmp, flows)
     analyse_directions(ct)
     errors = match_icmp(ct)
     for ev in errors:

@@ -7,7 +7,7 @@ re-sorts the packets by *half* (one direction of one connection: ``half = 2 * co
 dir``, dir 0 = initiator -> responder) and capture order. Sequence and acknowledgment
 numbers are unwrapped mod 2^32 per half, relative to the ISN (or to the first sequence
 number seen when the capture starts mid-connection). Flows are numbered by one numba
-hash pass (`_flow_ids`) and ordered by a counting sort; sequence numbers are unwrapped
+hash pass (`tcp.flows`; `analyze_paths` numbers them while the capture is read) and ordered by a counting sort; sequence numbers are unwrapped
 by one numba pass over the halves (`_unwrap_halves`); the rest is NumPy grouping. No
 Python loop touches packets.
 
@@ -25,8 +25,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from pathsleuth.capture.summary import mix64
 from pathsleuth.capture.table import IPPROTO_TCP, PacketTable, Status, TcpFlag
+from pathsleuth.tcp.flows import Flows, number_flows
 from pathsleuth.tcp.groups import (
     I64,
     SEQ_HALF,
@@ -148,87 +148,6 @@ def tcp_rows(table: PacketTable) -> I64:
     return out
 
 
-@numba.njit(cache=True, inline="always")
-def _key_hash(a0: Any, a1: Any, a2: Any, b0: Any, b1: Any, b2: Any) -> Any:
-    return mix64(mix64(mix64(mix64(mix64(a0) ^ a1) ^ ((a2 << np.uint64(16)) | b2)) ^ b0) ^ b1)
-
-
-@numba.njit(cache=True)
-def _flow_ids(
-    rows: Any,
-    src_hi: Any,
-    src_lo: Any,
-    sport: Any,
-    dst_hi: Any,
-    dst_lo: Any,
-    dport: Any,
-    fid: Any,
-    src_is_lo: Any,
-) -> int:
-    """Number each packet's 4-tuple (either direction) by first appearance; returns the
-    number of flows. An open-addressing table keyed by a hash of the canonical tuple
-    (the lexicographically smaller endpoint first), with exact comparison of the keys,
-    so two flows never merge whatever their hashes. The table starts small and doubles
-    (at most half full), so it stays in cache: its size follows the flows, not the
-    packets."""
-    cap = 1024
-    mask = np.uint64(cap - 1)
-    slot = np.full(cap, -1, np.int64)
-    keys = np.empty((cap // 2, 6), np.uint64)
-    nflows = 0
-    for i in range(len(rows)):
-        r = rows[i]
-        a0, a1, a2 = src_hi[r], src_lo[r], np.uint64(sport[r])
-        b0, b1, b2 = dst_hi[r], dst_lo[r], np.uint64(dport[r])
-        # src is "lo" unless dst < src (lexicographic over address halves, then port)
-        dst_less = b0 < a0 or (b0 == a0 and (b1 < a1 or (b1 == a1 and b2 < a2)))
-        src_is_lo[i] = not dst_less
-        if dst_less:
-            a0, a1, a2, b0, b1, b2 = b0, b1, b2, a0, a1, a2
-        h = _key_hash(a0, a1, a2, b0, b1, b2) & mask
-        while True:
-            f = slot[h]
-            if f < 0:
-                if 2 * (nflows + 1) > cap:  # full: double, re-place every flow, probe again
-                    cap *= 2
-                    mask = np.uint64(cap - 1)
-                    grown = np.empty((cap // 2, 6), np.uint64)
-                    grown[:nflows] = keys[:nflows]
-                    keys = grown
-                    slot = np.full(cap, -1, np.int64)
-                    for g in range(nflows):
-                        k = keys[g]
-                        x = _key_hash(k[0], k[1], k[2], k[3], k[4], k[5]) & mask
-                        while slot[x] >= 0:
-                            x = (x + np.uint64(1)) & mask
-                        slot[x] = g
-                    h = _key_hash(a0, a1, a2, b0, b1, b2) & mask
-                    continue
-                slot[h] = nflows
-                keys[nflows, 0] = a0
-                keys[nflows, 1] = a1
-                keys[nflows, 2] = a2
-                keys[nflows, 3] = b0
-                keys[nflows, 4] = b1
-                keys[nflows, 5] = b2
-                fid[i] = nflows
-                nflows += 1
-                break
-            k = keys[f]
-            if (
-                k[0] == a0
-                and k[1] == a1
-                and k[2] == a2
-                and k[3] == b0
-                and k[4] == b1
-                and k[5] == b2
-            ):
-                fid[i] = f
-                break
-            h = (h + np.uint64(1)) & mask
-    return nflows
-
-
 @numba.njit(cache=True)
 def _bucket_starts(ids: Any, nids: int) -> Any:
     """Where each id's run starts in `ids` sorted (0 <= id < nids): a counting sort's
@@ -330,20 +249,25 @@ def _by_half(half_t: Any, nh: int, rows: Any, frows: Any, half: Any) -> None:
         start[x] += 1
 
 
-def build_connections(table: PacketTable, icmp: PacketTable | None = None) -> ConnectionTable:
+def build_connections(
+    table: PacketTable, icmp: PacketTable | None = None, flows: Flows | None = None
+) -> ConnectionTable:
     """Group the table's TCP packets into connections (see the module docstring). `icmp`:
-    the capture's ICMP rows, when `table` does not hold them (kept for `tcp.icmp`)."""
+    the capture's ICMP rows, when `table` does not hold them (kept for `tcp.icmp`).
+    `flows`: the table's rows already numbered (`tcp.flows.FlowIndex`, while reading)."""
     rows = tcp_rows(table)
     n = len(rows)
     tc = table.columns
     # flows (4-tuples), numbered by first packet; the lexicographically smaller endpoint
     # of each is "lo"
-    fid = np.empty(n, np.int64)
-    src_is_lo = np.empty(n, np.bool_)
-    args: list[Any] = [rows]
-    args += [tc[k] for k in ("src_hi", "src_lo", "sport", "dst_hi", "dst_lo", "dport")]
-    args += [fid, src_is_lo]
-    nflows = _flow_ids(*args)
+    if flows is None:
+        fid, src_is_lo, nflows = number_flows(table, rows)
+    elif len(flows.fid) != len(table):
+        raise ValueError(f"flow numbers for {len(flows.fid)} rows, table has {len(table)}")
+    elif n == len(table):  # every row usable: the numbers as they are
+        fid, src_is_lo, nflows = flows.fid, flows.src_is_lo, flows.n
+    else:
+        fid, src_is_lo, nflows = flows.fid[rows], flows.src_is_lo[rows], flows.n
     order = _stable_order(fid, nflows)
 
     # --- connections (a flow split on port reuse) ----------------------------------------
