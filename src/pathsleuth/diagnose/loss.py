@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from pathsleuth.diagnose.context import Context, hops_phrase
@@ -174,6 +176,45 @@ class PeerUnresponsiveDetector(Detector):
         )
 
 
+@dataclass(frozen=True)
+class _Retransmissions:
+    """The loss-evidence retransmissions (fast or timeout, with payload) of every half,
+    found with whole-array operations once per capture instead of once per half: in packet
+    order (so grouped by half), their ``fast`` flag, ``frame`` and ``size``; and per half the ``bounds`` of its run in those lists, ``nfast``, ``episodes``
+    (distinct ACK points the peer stood at) and ``longest`` wait before one."""
+
+    fast: list[bool]
+    frame: list[int]
+    size: list[int]
+    bounds: list[int]
+    nfast: list[int]
+    episodes: list[int]
+    longest: list[int]
+
+    @classmethod
+    def of(cls, ctx: Context) -> _Retransmissions:
+        p, nh = ctx.ct.p, ctx.ct.n_half
+        ridx = np.flatnonzero((p["fast"] | p["timeout"]) & (p["payload_len"] > 0))
+        rh = p["half"][ridx]
+        fast = p["fast"][ridx]
+        bounds = np.searchsorted(rh, np.arange(nh + 1))
+        longest = np.full(nh, np.iinfo(np.int64).min, np.int64)
+        np.maximum.at(longest, rh, p["rtx_elapsed"][ridx])
+        pcb = p["peer_cumack_before"][ridx]
+        o = np.lexsort((pcb, rh))
+        new = np.ones(len(o), np.bool_)
+        new[1:] = (rh[o][1:] != rh[o][:-1]) | (pcb[o][1:] != pcb[o][:-1])
+        return cls(
+            fast=fast.tolist(),
+            frame=ctx.ct.frames(ridx).tolist(),
+            size=p["payload_len"][ridx].tolist(),
+            bounds=bounds.tolist(),
+            nfast=np.bincount(rh[fast], minlength=nh).tolist(),
+            episodes=np.bincount(rh[o][new], minlength=nh).tolist(),
+            longest=longest.tolist(),
+        )
+
+
 @register
 class PacketLossDetector(Detector):
     """Fast/timeout retransmissions where full-size segments also get through."""
@@ -183,51 +224,45 @@ class PacketLossDetector(Detector):
     priority = 50
 
     def run(self, ctx: Context) -> list[Finding]:
-        h, p = ctx.ct.h, ctx.ct.p
-        real_pkt = (p["fast"] | p["timeout"]) & (p["payload_len"] > 0)
-        real = np.bincount(p["half"][real_pkt], minlength=ctx.ct.n_half)
+        h = ctx.ct.h
+        r = _Retransmissions.of(ctx)
+        real = np.diff(np.asarray(r.bounds, np.int64))
         out = []
         for half in np.flatnonzero(h["present"] & (real > 0) & (h["data_packets"] > 0)).tolist():
             if half in ctx.claimed or half // 2 in ctx.explained:
                 continue
-            out.append(self.check(ctx, half))
+            out.append(self.check(ctx, half, r))
         return out
 
-    def check(self, ctx: Context, half: int) -> Finding:
-        p, h = ctx.ct.p, ctx.ct.h
-        sl = ctx.ct.half_slice(half)
-        fast = p["fast"][sl]
-        real = (fast | p["timeout"][sl]) & (p["payload_len"][sl] > 0)
-        rel_idx = np.flatnonzero(real)
-        idx = (rel_idx + sl.start).tolist()
-        is_fast = fast[rel_idx].tolist()
-        nfast = sum(is_fast)
-        nto = len(idx) - nfast
-        episodes = len(set(p["peer_cumack_before"][sl][rel_idx].tolist()))
-        longest = int(p["rtx_elapsed"][sl][rel_idx].max())
+    def check(self, ctx: Context, half: int, r: _Retransmissions | None = None) -> Finding:
+        """The finding for `half`, which has loss-evidence retransmissions (`r`: those of
+        every half, when the caller already has them)."""
+        h = ctx.ct.h
+        if r is None:
+            r = _Retransmissions.of(ctx)
+        lo, hi = r.bounds[half], r.bounds[half + 1]
+        n = hi - lo
+        nfast = r.nfast[half]
+        nto = n - nfast
+        episodes = r.episodes[half]
+        longest = r.longest[half]
         data = int(h["data_packets"][half])
         sender, _ = ctx.sender(half)
         peer, _ = ctx.receiver(half)
         one_sided = not bool(h["present"][half ^ 1])
-        shown = idx[:LIST_LIMIT]
+        shown = range(lo, min(hi, lo + LIST_LIMIT))
         kinds = [
-            f"{frame} ({'fast' if f else 'timeout'}, {size} bytes)"
-            for frame, f, size in zip(
-                ctx.ct.frames(shown).tolist(),
-                is_fast,
-                p["payload_len"][shown].tolist(),
-                strict=False,
-            )
+            f"{r.frame[k]} ({'fast' if r.fast[k] else 'timeout'}, {r.size[k]} bytes)" for k in shown
         ]
         ev = [
             handshake_evidence(ctx, half // 2),
             Evidence(
-                frame=ctx.frame(idx[0]),
+                frame=r.frame[lo],
                 text=(
-                    f"{len(idx)} of {data} data segments from {sender} retransmitted "
+                    f"{n} of {data} data segments from {sender} retransmitted "
                     f"({nfast} fast, {nto} after a timeout): frames "
                     + ", ".join(kinds)
-                    + (", ..." if len(idx) > LIST_LIMIT else "")
+                    + (", ..." if n > LIST_LIMIT else "")
                 ),
             ),
         ]
@@ -265,7 +300,7 @@ class PacketLossDetector(Detector):
             Verdict.PACKET_LOSS,
             severity,
             conf,
-            f"Packet loss from {sender} to {peer}: {len(idx)} retransmission(s), full-size segments otherwise pass",
+            f"Packet loss from {sender} to {peer}: {n} retransmission(s), full-size segments otherwise pass",
             ev,
         )
 

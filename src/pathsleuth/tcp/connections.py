@@ -56,8 +56,8 @@ _COPIED = ("ts_ns", "seq", "ack", "payload_len", "window", "ttl", "df", "ip_len"
 
 class LazyColumns(dict[str, Arr]):
     """Packet columns in connection order; a missing PacketTable column is gathered
-    (``table[name][row]``), and ``conn``/``dir`` are derived from ``half``, the first time
-    they are asked for, so unused columns cost nothing."""
+    (``table[name][row]``), and ``conn``, ``dir`` and ``seg_len`` are derived (`_DERIVED`),
+    the first time they are asked for, so unused columns cost nothing."""
 
     def __init__(self, table: PacketTable, rows: I64) -> None:
         super().__init__()
@@ -65,8 +65,8 @@ class LazyColumns(dict[str, Arr]):
         self["row"] = rows
 
     def __missing__(self, key: str) -> Arr:
-        if key in _DERIVED:  # from the half: conn = half // 2, dir = half % 2
-            col = _DERIVED[key](self["half"])
+        if key in _DERIVED:  # from other columns: see _DERIVED
+            col = _DERIVED[key](self)
         elif key in self._table.columns:
             col = self._table.columns[key][self["row"]]
         else:
@@ -75,18 +75,24 @@ class LazyColumns(dict[str, Arr]):
         return col
 
 
-def _conn_of(half: I64) -> I64:
-    out: I64 = half >> 1
+def _conn_of(p: dict[str, Arr]) -> I64:
+    out: I64 = p["half"] >> 1
     return out
 
 
-def _dir_of(half: I64) -> I64:
-    out: I64 = half & 1
+def _dir_of(p: dict[str, Arr]) -> I64:
+    out: I64 = p["half"] & 1
     return out
 
 
-#: packet columns computed from ``half`` on first use
-_DERIVED = {"conn": _conn_of, "dir": _dir_of}
+def _seg_len_of(p: dict[str, Arr]) -> I64:
+    out: I64 = p["end"] - p["rel_seq"]
+    return out
+
+
+#: packet columns computed from others on first use: conn = half // 2, dir = half % 2,
+#: seg_len = end - rel_seq (sequence space: payload + SYN + FIN)
+_DERIVED = {"conn": _conn_of, "dir": _dir_of, "seg_len": _seg_len_of}
 
 
 @dataclass
@@ -336,7 +342,6 @@ def _unwrap_halves(
     start: Any,
     stop: Any,
     rel: Any,
-    seg_len: Any,
     end: Any,
     ackf: Any,
     rel_ack: Any,
@@ -345,8 +350,8 @@ def _unwrap_halves(
 ) -> None:
     """Per half (packets [start[g], stop[g]) in capture order): the base (first SYN's
     sequence number, else the first packet's), relative sequence numbers unwrapped across
-    2^32 wraps (each adds the signed 32-bit step from its predecessor), sequence-space
-    lengths, and relative ACKs in the
+    2^32 wraps (each adds the signed 32-bit step from its predecessor), segment ends
+    (plus the sequence-space length), and relative ACKs in the
     peer's space (measured from the peer's base; from the half's own first ACK when the
     peer is not in the capture)."""
     nh = len(start)
@@ -374,7 +379,6 @@ def _unwrap_halves(
             rel[i] = acc
             f = flags[i]
             n = np.int64(payload[i]) + (1 if f & _SYN else 0) + (1 if f & _FIN else 0)
-            seg_len[i] = n
             end[i] = acc + n
             a = (f & _ACK) != 0
             ackf[i] = a
@@ -397,13 +401,13 @@ def _unwrap(ct: ConnectionTable) -> None:
     h["start"], h["end"] = start, end
     present = end > start
     h["present"] = present
-    rel, seg_len, seg_end, rel_ack = (np.empty(n, np.int64) for _ in range(4))
+    rel, seg_end, rel_ack = (np.empty(n, np.int64) for _ in range(3))
     ackf = np.empty(n, np.bool_)
     base = np.empty(nh, np.int64)
     fi_syn = np.empty(nh, np.int64)
     cols = (p["seq"], p["ack"], p["flags"], p["payload_len"], start, end)
-    _unwrap_halves(*cols, rel, seg_len, seg_end, ackf, rel_ack, base, fi_syn)
-    p.update(rel_seq=rel, seg_len=seg_len, end=seg_end, ackf=ackf, rel_ack=rel_ack)
+    _unwrap_halves(*cols, rel, seg_end, ackf, rel_ack, base, fi_syn)
+    p.update(rel_seq=rel, end=seg_end, ackf=ackf, rel_ack=rel_ack)
     h["isn_seen"] = fi_syn >= 0
     h["base"] = base
     h["syn_idx"] = fi_syn

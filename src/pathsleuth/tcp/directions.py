@@ -92,9 +92,7 @@ def initial_ttl(ttl: I64) -> I64:
 #: per-packet outputs written into ``ct.p``, as rows of one int64 and one bool block
 P_INT = (
     "prev_max_end",
-    "cumack",
     "peer_cumack_before",
-    "prev_tx",
     "rtx_elapsed",
     "ack_pos",
     "wire_payload",
@@ -156,7 +154,7 @@ H_INT = (
     "first_pure_ack",
 )
 # row numbers, as globals numba freezes into the kernels
-_PME, _CUMACK, _PCB, _PTX, _ELAPSED, _ACKPOS, _WIRE = (P_INT.index(k) for k in P_INT)
+_PME, _PCB, _ELAPSED, _ACKPOS, _WIRE = (P_INT.index(k) for k in P_INT)
 (
     _KA,
     _HOLE,
@@ -232,6 +230,7 @@ def _sender(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, hc: Any, s: Any) 
         s[8],
         s[9],
     )
+    prev_tx, cumack = s[14], s[15]
     if start == stop:
         return
     mask = np.uint64(len(slot) - 1)
@@ -301,13 +300,13 @@ def _sender(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, hc: Any, s: Any) 
             had = True
         if retr:  # first packet of the half whose running highest end passes r
             ptx = max(cs + bound(mxi, start - cs, li, r, True), prev_same[li])
-            pi[_PTX, i] = ptx
+            prev_tx[li] = ptx
             pi[_ELAPSED, i] = ts[i] - ts[ptx]
         else:
-            pi[_PTX, i] = -1
+            prev_tx[li] = -1
             pi[_ELAPSED, i] = 0
         cm = max(cm, rel_ack[i] if ackf[i] else acklow - 1)
-        pi[_CUMACK, i] = cm
+        cumack[li] = cm
         nacks += 1 if ackf[i] else 0
         acc[li] = nacks
         pb[_KA, i] = ka
@@ -331,7 +330,7 @@ def _exchange(conn: Any, cs: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, s: A
     peer (its last packet before it), duplicate ACKs, and how each resend was triggered."""
     row, _ts, flags, _rel, end, payload, ackf, rel_ack = c
     window = x[0]
-    mxi, acc, dcum, pred = s[0], s[1], s[2], s[3]
+    mxi, acc, dcum, pred, prev_tx, cumack = s[0], s[1], s[2], s[3], s[14], s[15]
     g0 = 2 * conn
     i0, e0 = k[0][g0], k[1][g0]
     i1, e1 = k[0][g0 + 1], k[1][g0 + 1]
@@ -347,7 +346,7 @@ def _exchange(conn: Any, cs: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, s: A
         li = i - cs
         pr = last[1 - d]
         pred[li] = pr
-        pcb = pi[_CUMACK, pr] if pr >= 0 and acc[pr - cs] > 0 else _LOW
+        pcb = cumack[pr - cs] if pr >= 0 and acc[pr - cs] > 0 else _LOW
         pi[_PCB, i] = pcb
         f = flags[i]
         dupack = False
@@ -366,7 +365,7 @@ def _exchange(conn: Any, cs: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, s: A
         dcum[li] = dc[d]
         fast = timeout = early = spurious = False
         if pb[_RETR, i]:
-            ptx = pi[_PTX, i]
+            ptx = prev_tx[li]
             pp = pred[ptx - cs]
             dups = (dcum[pr - cs] if pr >= 0 else 0) - (dcum[pp - cs] if pp >= 0 else 0)
             fast = dups >= FAST_RETRANS_DUPACKS
@@ -385,14 +384,14 @@ def _acknowledged(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, s: Any, rou
     """Each transmission of a half: the peer's first ACK after it covering its end, whether
     it counts as acknowledged, and whether clean (Karn: see the module docstring)."""
     row, _ts, _flags, rel, end, _payload, ackf, _rel_ack = c
-    next_same, aidx, nxt, acum, arow = s[5], s[10], s[11], s[12], s[13]
+    next_same, aidx, nxt, acum, arow, cumack = s[5], s[10], s[11], s[12], s[13], s[15]
     start, stop = k[0][g], k[1][g]
     q0, q1 = k[0][g ^ 1], k[1][g ^ 1]
     na = 0
     for j in range(q0, q1):  # the peer's ACK-carrying packets: cumulative ACK and row rise
         if ackf[j]:
             aidx[na] = j
-            acum[na] = pi[_CUMACK, j]
+            acum[na] = cumack[j - cs]
             arow[na] = row[j]
             na += 1
     for t in range(start, stop):
@@ -559,6 +558,8 @@ def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int, lo: in
         np.empty(m, np.int64),  # 11 next resend in the half
         np.empty(m, np.int64),  # 12 the peer's ACKs' cumulative ACK
         np.empty(m, np.int64),  # 13 the peer's ACKs' rows
+        np.empty(m, np.int64),  # 14 previous transmission a resend repeats (prev_tx)
+        np.empty(m, np.int64),  # 15 cumulative ACK of the half so far (cumack)
     )
     for conn in range(lo, hi):
         g = 2 * conn

@@ -266,7 +266,8 @@ def _quoted_segment(ct: ConnectionTable, half: int, seq: int, icmp_frame: int) -
     sl = ct.half_slice(half)
     s = ct.p["seq"][sl].astype(np.int64)
     frames = ct.table.frame[ct.p["row"][sl]]
-    hit = np.flatnonzero((s == seq) & (ct.p["seg_len"][sl] > 0))
+    seqspace = ct.p["end"][sl] > ct.p["rel_seq"][sl]  # payload, SYN or FIN
+    hit = np.flatnonzero((s == seq) & seqspace)
     if len(hit) == 0:
         return -1
     before = hit[frames[hit] < icmp_frame]
