@@ -20,7 +20,7 @@ from pathsleuth.diagnose.engine import AnalysisResult, analyze_table, merge_all
 from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
 from pathsleuth.maillog.correlate import Match, correlate
 from pathsleuth.runtime import analysis_settings
-from pathsleuth.tcp.columns import ICMP_COLUMNS, TCP_COLUMNS, icmp_mask, tcp_mask
+from pathsleuth.tcp.columns import ICMP_COLUMNS, TCP_ROW_COLUMNS, icmp_mask, tcp_mask
 from pathsleuth.tcp.connections import tcp_rows
 from pathsleuth.tcp.flows import FLOW_COLUMNS, FlowIndex
 
@@ -67,7 +67,7 @@ def _analyze_path(path: str, charts: bool, progress: Progress | None) -> Iterato
     """One result per capture stream in `path` (archive members each get their own)."""
     for cap in iter_captures(path):
         builder = SummaryBuilder(cap.name)
-        tcp = TableBuilder(TCP_COLUMNS + FLOW_COLUMNS)
+        tcp = TableBuilder(TCP_ROW_COLUMNS + FLOW_COLUMNS)  # the 4-tuples: in `flows`
         icmp = TableBuilder(ICMP_COLUMNS)
         flows = FlowIndex()  # numbered here, while the reader thread reads ahead
         for table in cap.tables_ahead(progress):

@@ -10,9 +10,11 @@ from pathsleuth.tcp.columns import (
     ANALYSIS_COLUMNS,
     ICMP_COLUMNS,
     TCP_COLUMNS,
+    TCP_ROW_COLUMNS,
     for_analysis,
     split_for_analysis,
 )
+from pathsleuth.tcp.flows import KEY_COLUMNS
 from tcp.tables import make_table
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "pathsleuth"
@@ -45,7 +47,7 @@ def test_every_column_the_tcp_and_diagnose_stages_name_is_kept() -> None:
 
 def test_only_tcp_icmp_reads_the_icmp_columns() -> None:
     """Outside `tcp/icmp.py`, every column named is one the TCP table keeps; `tcp/icmp.py`
-    reads the ICMP table and, of the TCP table, the endpoints of each connection."""
+    reads the ICMP table only (each half's endpoints come from the connection table)."""
     files = [p for d in ("tcp", "diagnose") for p in (SRC / d).glob("*.py")]
     text = "".join(p.read_text("utf-8") for p in files if p.name not in ("icmp.py", "columns.py"))
     # a column is read by key (p["seq"], tc["opt_mss"]) or as a table attribute (table.proto)
@@ -56,8 +58,21 @@ def test_only_tcp_icmp_reads_the_icmp_columns() -> None:
     icmp_text = (SRC / "tcp" / "icmp.py").read_text("utf-8")
     read = {c.name for c in COLUMNS if re.search(rf"\bt\.{c.name}\b", icmp_text)}
     assert read and read <= set(ICMP_COLUMNS)
-    from_tcp = {c.name for c in COLUMNS if re.search(rf"\btt\.{c.name}\b", icmp_text)}
-    assert from_tcp and from_tcp <= set(TCP_COLUMNS)
+    from_tcp = {c.name for c in COLUMNS if re.search(rf"\b(tt|ct\.table)\.{c.name}\b", icmp_text)}
+    assert from_tcp <= set(TCP_ROW_COLUMNS)
+
+
+def test_only_the_flow_numbering_reads_the_4_tuple_of_a_tcp_row() -> None:
+    """`analyze_paths` keeps the TCP rows without their 4-tuple (`TCP_ROW_COLUMNS`), so
+    past numbering the flows (`tcp/flows.py`, for a table given whole) nothing may read
+    it per row: endpoints come from the flow keys and the connection table."""
+    files = [p for d in ("tcp", "diagnose") for p in (SRC / d).glob("*.py")]
+    skip = ("flows.py", "columns.py")
+    text = "".join(p.read_text("utf-8") for p in files if p.name not in skip)
+    for name in KEY_COLUMNS:
+        read = rf"\[\s*[\"']{name}[\"']\s*\]|\b(table|tt|tc)\.{name}\b"  # p["sport"], table.sport
+        assert not re.search(read, text), name
+    assert set(TCP_ROW_COLUMNS) == set(TCP_COLUMNS) - set(KEY_COLUMNS)
 
 
 def test_split_keeps_tcp_and_icmp_rows_apart_in_capture_order() -> None:

@@ -273,8 +273,8 @@ def test_flow_split_kernel_matches_the_whole_array_formulation(table: PacketTabl
     tc = table.columns
     rows = tcp_rows(table)
     n = len(rows)
-    fid, src_is_lo, nflows = number_flows(table, rows)
-    order = _stable_order(fid, nflows)
+    fid, src_is_lo, keys = number_flows(table, rows)
+    order = _stable_order(fid, len(keys))
     conn = np.empty(n, np.int64)
     per_conn = [np.empty(n, np.int64) for _ in range(3)]
     nc = _split_flows(order, rows, tc["tcp_flags"], tc["seq"], fid, src_is_lo, conn, *per_conn)

@@ -43,14 +43,16 @@ def test_flow_numbering_by_first_appearance_past_table_growth(nflows: int, seed:
     """Canonical 4-tuples are numbered by first appearance, also once the table has
     doubled several times (more than 512 flows), and two flows never merge."""
     table, src, dst = _flows_table(nflows, seed)
-    fid, src_is_lo, got = number_flows(table, np.arange(len(table)))
+    fid, src_is_lo, keys = number_flows(table, np.arange(len(table)))
     seen: dict[tuple[int, ...], int] = {}
     for i in range(len(table)):
         s, d = (0, int(src[i, 0]), int(src[i, 1])), (0, int(dst[i, 0]), int(dst[i, 1]))
         assert bool(src_is_lo[i]) == (s <= d)
         key = (s + d) if s <= d else (d + s)
         assert fid[i] == seen.setdefault(key, len(seen)), i
-    assert got == len(seen)
+    assert len(keys) == len(seen)
+    for key, f in seen.items():  # each flow's key: the smaller endpoint first
+        assert tuple(int(v) for v in keys[f]) == (key[0], key[1], key[2], key[3], key[4], key[5])
 
 
 def _chunked(table: PacketTable, cuts: list[int]) -> list[PacketTable]:
@@ -91,9 +93,9 @@ def test_chunk_by_chunk_numbering_is_the_whole_table_numbering(
 ) -> None:
     kept, flows = _streamed(table, cuts)
     rows = tcp_rows(kept)
-    fid, src_is_lo, n = number_flows(kept, rows)
+    fid, src_is_lo, keys = number_flows(kept, rows)
     assert len(flows.fid) == len(kept)
-    assert flows.n == n
+    np.testing.assert_array_equal(flows.keys, keys)
     np.testing.assert_array_equal(flows.fid[rows], fid)
     np.testing.assert_array_equal(flows.src_is_lo[rows], src_is_lo)
     unusable = np.setdiff1d(np.arange(len(kept)), rows)
@@ -108,8 +110,8 @@ def test_chunk_by_chunk_numbering_past_table_growth(
     """The table grows (more than 512 flows) between chunks as well as inside one."""
     table, _, _ = _flows_table(nflows, seed)
     kept, flows = _streamed(table, cuts)
-    fid, src_is_lo, n = number_flows(kept, np.arange(len(kept)))
-    assert flows.n == n
+    fid, src_is_lo, keys = number_flows(kept, np.arange(len(kept)))
+    np.testing.assert_array_equal(flows.keys, keys)
     np.testing.assert_array_equal(flows.fid, fid)
     np.testing.assert_array_equal(flows.src_is_lo, src_is_lo)
 

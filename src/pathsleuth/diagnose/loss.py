@@ -307,14 +307,13 @@ class PacketLossDetector(Detector):
 
 def _alive_elsewhere(ctx: Context, half: int, after_row: int) -> int | None:
     """Frame of a later packet the silent peer sent on another connection, if any."""
-    p, c = ctx.ct.p, ctx.ct.c
-    conn = half // 2
-    if half % 2 == 0:  # the peer is the responder
-        hi, lo = c["srv_hi"][conn], c["srv_lo"][conn]
-    else:
-        hi, lo = c["cli_hi"][conn], c["cli_lo"][conn]
-    m = (p["src_hi"] == hi) & (p["src_lo"] == lo) & (p["conn"] != conn) & (p["row"] > after_row)
-    idx = np.flatnonzero(m)
+    ct = ctx.ct
+    p = ct.p
+    src_hi, src_lo = ct.half_ends[0], ct.half_ends[1]
+    peer = half ^ 1  # the peer's own half: its address is that half's source
+    other = (np.arange(ct.n_half) >> 1) != half // 2
+    sends = other & (src_hi == src_hi[peer]) & (src_lo == src_lo[peer])
+    idx = np.flatnonzero(sends[p["half"]] & (p["row"] > after_row))
     if len(idx) == 0:
         return None
-    return ctx.ct.frame(int(idx[np.argmin(p["row"][idx])]))
+    return ct.frame(int(idx[np.argmin(p["row"][idx])]))

@@ -5,7 +5,8 @@ packets can be anywhere in the file), so it keeps only the rows the analysis loo
 only the columns it reads, in two tables: the TCP rows with `TCP_COLUMNS` (`tcp_mask`),
 and the ICMP/ICMPv6 rows with `ICMP_COLUMNS` (`icmp_mask`), whose quoted-packet columns
 are a third of a row and would be empty for every TCP packet. Nothing is kept for UDP, ARP
-or other traffic. `for_analysis` is one table holding both cuts (`ANALYSIS_COLUMNS`), for
+or other traffic. As it numbers the flows while reading (`tcp.flows`), it keeps the TCP
+rows without their 4-tuple (`TCP_ROW_COLUMNS`): that is kept once per flow. `for_analysis` is one table holding both cuts (`ANALYSIS_COLUMNS`), for
 tests and library users; the tcp stage accepts either form.
 `tests/tcp/test_columns.py` checks the lists against every column name the two stages
 mention, so a new use cannot be forgotten here.
@@ -17,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pathsleuth.capture.table import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, PacketTable
+from pathsleuth.tcp.flows import KEY_COLUMNS
 
 #: the PacketTable columns the tcp stage and the detectors read of TCP packets
 TCP_COLUMNS: tuple[str, ...] = (
@@ -47,6 +49,10 @@ TCP_COLUMNS: tuple[str, ...] = (
     "opt_sack_perm",
     "opt_has_ts",
 )
+#: the TCP columns `analyze_paths` keeps per row: it numbers the flows while reading
+#: (`tcp.flows.FlowIndex`), so each 4-tuple is kept once per flow (`Flows.keys`), not in
+#: every row (36 of 89 bytes a row)
+TCP_ROW_COLUMNS: tuple[str, ...] = tuple(c for c in TCP_COLUMNS if c not in KEY_COLUMNS)
 #: the PacketTable columns `tcp.icmp` reads of ICMP and ICMPv6 packets
 ICMP_COLUMNS: tuple[str, ...] = (
     "frame",

@@ -18,6 +18,7 @@ summaries); the diagnosis stage reads all of them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,8 +48,6 @@ UNUSABLE = int(
 
 _SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), int(TcpFlag.RST)
 
-#: (source, destination) column pairs of an endpoint: address halves and port
-_ENDPOINT_COLS = (("src_hi", "dst_hi"), ("src_lo", "dst_lo"), ("sport", "dport"))
 #: packet columns every analysis reads: gathered eagerly into the connection order; any
 #: other PacketTable column is gathered on first use (`LazyColumns`)
 _COPIED = ("ts_ns", "seq", "ack", "payload_len", "window", "ttl", "df", "ip_len")
@@ -132,6 +131,24 @@ class ConnectionTable:
 
     def half_slice(self, half: int) -> slice:
         return slice(int(self.h["start"][half]), int(self.h["end"][half]))
+
+    @functools.cached_property
+    def half_ends(self) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr]:
+        """Each half's sender and receiver, one entry per half (``2 * conn``: the
+        initiator's packets, ``2 * conn + 1``: the responder's): source address halves
+        and port, then the destination's, from ``c`` (the packets need not carry them)."""
+        c = self.c
+
+        def by_half(even: Arr, odd: Arr) -> Arr:
+            out = np.empty(2 * len(even), even.dtype)
+            out[0::2], out[1::2] = even, odd
+            return out
+
+        cli = (c["cli_hi"], c["cli_lo"], c["cli_port"])
+        srv = (c["srv_hi"], c["srv_lo"], c["srv_port"])
+        src = [by_half(a, b) for a, b in zip(cli, srv, strict=True)]
+        dst = [by_half(b, a) for a, b in zip(cli, srv, strict=True)]
+        return src[0], src[1], src[2], dst[0], dst[1], dst[2]
 
     def frames(self, idx: Any) -> Arr:
         """Capture frame numbers of packets `idx` (read through ``row``: no whole
@@ -267,14 +284,14 @@ def build_connections(
     # flows (4-tuples), numbered by first packet; the lexicographically smaller endpoint
     # of each is "lo"
     if flows is None:
-        fid, src_is_lo, nflows = number_flows(table, rows)
+        fid, src_is_lo, keys = number_flows(table, rows)
     elif len(flows.fid) != len(table):
         raise ValueError(f"flow numbers for {len(flows.fid)} rows, table has {len(table)}")
     elif n == len(table):  # every row usable: the numbers as they are
-        fid, src_is_lo, nflows = flows.fid, flows.src_is_lo, flows.n
+        fid, src_is_lo, keys = flows.fid, flows.src_is_lo, flows.keys
     else:
-        fid, src_is_lo, nflows = flows.fid[rows], flows.src_is_lo[rows], flows.n
-    order = _stable_order(fid, nflows)
+        fid, src_is_lo, keys = flows.fid[rows], flows.src_is_lo[rows], flows.keys
+    order = _stable_order(fid, len(keys))
 
     # --- connections (a flow split on port reuse) ----------------------------------------
     conn_sorted = np.empty(n, np.int64)
@@ -288,8 +305,10 @@ def build_connections(
     # the endpoints of each connection, from its first packet
     r0 = rows[order[cstart]]
     s0 = src_is_lo[order[cstart]]
-    lo = [np.where(s0, tc[a][r0], tc[b][r0]) for a, b in _ENDPOINT_COLS]
-    hi = [np.where(s0, tc[b][r0], tc[a][r0]) for a, b in _ENDPOINT_COLS]
+    # the flow's key: its smaller ("lo") endpoint's address halves and port, then the other's
+    k0 = keys[fid[order[cstart]]]
+    lo = [k0[:, 0], k0[:, 1], k0[:, 2]]
+    hi = [k0[:, 3], k0[:, 4], k0[:, 5]]
     lo_port = lo[2].astype(np.int64)
     hi_port = hi[2].astype(np.int64)
     # no handshake seen: the endpoint with the lower port is the server (Zeek does the same)

@@ -24,6 +24,8 @@ from pathsleuth.capture.table import PacketTable
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+#: one row per flow: the canonical 4-tuple (smaller endpoint first), `KEY_COLUMNS` order
+Keys = npt.NDArray[np.uint64]
 
 #: first size of the flow table (slots; it holds at most half as many flows, then doubles)
 INITIAL_SLOTS = 1024
@@ -121,22 +123,28 @@ def _empty_table() -> tuple[I64, npt.NDArray[np.uint64]]:
 @dataclass
 class Flows:
     """Flow numbers of a table's rows: ``fid[i]`` (-1 for a row the tcp stage does not
-    use, see `tcp.connections.tcp_rows`), ``src_is_lo[i]``, and ``n`` flows."""
+    use, see `tcp.connections.tcp_rows`), ``src_is_lo[i]``, and each flow's ``keys``
+    row, so that the rows need not carry their addresses and ports."""
 
     fid: I64
     src_is_lo: Bools
-    n: int
+    keys: Keys
+
+    @property
+    def n(self) -> int:
+        return len(self.keys)
 
 
-def number_flows(table: PacketTable, rows: I64) -> tuple[I64, Bools, int]:
-    """Flow number and `src_is_lo` of each packet `rows` of `table`, and the flow count."""
+def number_flows(table: PacketTable, rows: I64) -> tuple[I64, Bools, Keys]:
+    """Flow number and `src_is_lo` of each packet `rows` of `table`, and the flows' keys
+    (their count is the number of flows)."""
     fid = np.empty(len(rows), np.int64)
     src_is_lo = np.empty(len(rows), np.bool_)
     slot, keys = _empty_table()
     args: list[Any] = [rows, *(table.columns[k] for k in KEY_COLUMNS), fid, src_is_lo]
     args += [slot, keys, 0]
-    n, _, _ = _number(*args)
-    return fid, src_is_lo, int(n)
+    n, _, keys = _number(*args)
+    return fid, src_is_lo, keys[:n]
 
 
 class FlowIndex:
@@ -172,4 +180,4 @@ class FlowIndex:
         cols = kept.columns
         fid = cols.pop(FLOW_COLUMNS[0], np.empty(0, np.int64))
         lo = cols.pop(FLOW_COLUMNS[1], np.empty(0, np.bool_))
-        return Flows(fid=fid, src_is_lo=lo, n=self.n)
+        return Flows(fid=fid, src_is_lo=lo, keys=self._keys[: self.n])

@@ -131,7 +131,6 @@ def _hash(
 def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
     """All ICMP errors of the capture, matched to connections and segments."""
     t = ct.icmp_table
-    tt = ct.table
     if "icmp_type" not in t.columns:  # a table cut to the TCP columns: no ICMP rows kept
         return []
     proto = t.proto
@@ -144,16 +143,11 @@ def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
     rows = np.flatnonzero((v4 | v6) & (t.ip_version != 0) & ~bad)
     if len(rows) == 0:
         return []
-    p, h = ct.p, ct.h
+    h = ct.h
     # candidate halves: hash of each half's directed 4-tuple vs the quotes'
-    first = h["first_idx"]
-    present = first >= 0
-    fi = np.clip(first, 0, None)
-    # each half's first packet, read from the table (not whole gathered columns)
-    fr = p["row"][fi]
-    hh = _hash(
-        tt.src_hi[fr], tt.src_lo[fr], tt.sport[fr], tt.dst_hi[fr], tt.dst_lo[fr], tt.dport[fr]
-    )
+    present = h["first_idx"] >= 0
+    ends = ct.half_ends
+    hh = _hash(*ends)
     qh = _hash(
         t.q_src_hi[rows],
         t.q_src_lo[rows],
@@ -165,11 +159,7 @@ def match_icmp(ct: ConnectionTable) -> list[IcmpEvent]:
     cand = np.flatnonzero(present & np.isin(hh, qh))
     by_tuple: dict[tuple[int, ...], list[int]] = {}
     for hf in cand.tolist():
-        i = int(fr[hf])
-        key = (
-            int(tt.src_hi[i]), int(tt.src_lo[i]), int(tt.sport[i]),
-            int(tt.dst_hi[i]), int(tt.dst_lo[i]), int(tt.dport[i]),
-        )  # fmt: skip
+        key = tuple(int(e[hf]) for e in ends)
         by_tuple.setdefault(key, []).append(hf)
 
     events: list[IcmpEvent] = []
