@@ -13,9 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+import numpy.typing as npt
+
 from pathsleuth.capture.reader import Progress, iter_captures
 from pathsleuth.capture.summary import CaptureSummary, SummaryBuilder, check_decodable
-from pathsleuth.capture.table import TableBuilder, parse_addr
+from pathsleuth.capture.table import PacketTable, TableBuilder, parse_addr
 from pathsleuth.diagnose.engine import AnalysisResult, analyze_table, merge_all
 from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
 from pathsleuth.maillog.correlate import Match, correlate
@@ -72,7 +75,10 @@ def _analyze_path(path: str, charts: bool, progress: Progress | None) -> Iterato
         flows = FlowIndex()  # numbered here, while the reader thread reads ahead
         for table in cap.tables_ahead(progress):
             builder.add(table)
-            tcp.append(table, tcp_mask(table), extra=flows.columns(table, tcp_rows(table)))
+            keep = tcp_mask(table)
+            if len(tcp) == 0:
+                tcp.reserve(_expected_rows(cap.total_bytes, table, keep))
+            tcp.append(table, keep, extra=flows.columns(table, tcp_rows(table)))
             icmp.append(table, icmp_mask(table))
         summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
         check_decodable(summary)
@@ -83,6 +89,23 @@ def _analyze_path(path: str, charts: bool, progress: Progress | None) -> Iterato
         )
         result.files = [summary]
         yield result
+
+
+#: bytes a capture spends per packet besides the packet (a pcap record header; pcapng's
+#: blocks spend more, which only makes `_expected_rows` guess high: address space only)
+RECORD_OVERHEAD = 16
+
+
+def _expected_rows(
+    total_bytes: int | None, chunk: PacketTable, keep: npt.NDArray[np.bool_] | None
+) -> int:
+    """Rows a capture of `total_bytes` (None: unknown, compressed or a pipe) will keep, if
+    it goes on like `chunk` (its first kept rows): the kept table's first capacity."""
+    kept = len(chunk) if keep is None else int(np.count_nonzero(keep))
+    if total_bytes is None or kept == 0:
+        return 0
+    size = int(chunk.columns["cap_len"].sum()) + RECORD_OVERHEAD * len(chunk)
+    return int(kept * total_bytes / max(size, 1) * 1.05)
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,17 @@ def chunk(start: int, n: int) -> PacketTable:
 @given(
     st.lists(st.tuples(st.integers(0, 3000), st.booleans()), max_size=12),
     st.booleans(),
+    st.integers(0, 5000),
 )
 def test_append_equals_concat_of_the_kept_rows(
-    parts: list[tuple[int, bool]], with_extra: bool
+    parts: list[tuple[int, bool]], with_extra: bool, reserved: int
 ) -> None:
-    """Also with an `extra` column (not a schema column) kept alongside the rows."""
+    """Also with an `extra` column (not a schema column) kept alongside the rows, and
+    whatever capacity was reserved (too little, enough or more)."""
     names = NAMES + (("tag",) if with_extra else ())
     b = TableBuilder(names)
     b.INITIAL_ROWS = 16  # so that the columns grow several times
+    b.reserve(reserved)
     expect = []
     start = 1
     for n, masked in parts:

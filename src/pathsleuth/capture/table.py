@@ -227,10 +227,10 @@ class TableBuilder:
     instead of keeping every chunk and concatenating them at the end (which needs both in
     memory at once and copies everything again).
 
-    Capacity starts at `INITIAL_ROWS` and doubles (`ndarray.resize`, a realloc; glibc
-    remaps a block that was mmapped instead of copying it). Pages past the rows written
-    are never touched, so they cost address space, not memory. `finish` trims to the
-    rows.
+    Capacity starts at `INITIAL_ROWS` (or what `reserve` asked for) and doubles
+    (`ndarray.resize`, a realloc: glibc remaps a block that was mmapped, but copies one
+    from the heap). Pages past the rows written are never touched, so they cost address
+    space, not memory. `finish` trims to the rows.
     """
 
     #: first capacity: address space only until rows are written, and enough that a
@@ -238,11 +238,22 @@ class TableBuilder:
     #: the heap copies it)
     INITIAL_ROWS = 1 << 20
 
+    #: most rows `reserve` asks for up front (its largest column: 256 MiB of address space)
+    MAX_RESERVED_ROWS = 1 << 25
+
     def __init__(self, names: Sequence[str]) -> None:
         self._names = tuple(names)
         self._cols: dict[str, npt.NDArray[Any]] = {}
         self._n = 0
         self._cap = 0
+        self._reserved = 0
+
+    def reserve(self, rows: int) -> None:
+        """Make the first capacity at least `rows` (at most `MAX_RESERVED_ROWS`), when the
+        caller can estimate the total: growing past a capacity copies what is written, so
+        a good estimate saves that copy and its page faults. Only address space until rows
+        are written. No effect once rows have been appended."""
+        self._reserved = min(max(rows, 0), self.MAX_RESERVED_ROWS)
 
     def __len__(self) -> int:
         return self._n
@@ -261,7 +272,7 @@ class TableBuilder:
             return
         src = table.columns if not extra else {**table.columns, **extra}
         if not self._cols:
-            cap = max(k, self.INITIAL_ROWS)
+            cap = max(k, self.INITIAL_ROWS, self._reserved)
             self._cols = {
                 name: np.empty((cap, *src[name].shape[1:]), src[name].dtype) for name in self._names
             }
