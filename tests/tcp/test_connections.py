@@ -285,3 +285,25 @@ def test_flow_split_kernel_matches_the_whole_array_formulation(table: PacketTabl
     np.testing.assert_array_equal(conn, want[0])
     for got, expected in zip(per_conn, want[1:], strict=True):
         np.testing.assert_array_equal(got[:nc], expected)
+
+
+@given(tcp_streams())
+@settings(max_examples=100, deadline=None)
+def test_connections_built_on_two_threads_are_the_same(table: PacketTable) -> None:
+    """The gathers and the unwrapping run on two threads for large captures (two
+    connection ranges for the unwrapping): the same table as on one."""
+    from pathsleuth.tcp import groups
+
+    one = build_connections(table)
+    saved = groups.PARALLEL_MIN_PACKETS
+    groups.PARALLEL_MIN_PACKETS = 0
+    try:
+        two = build_connections(table)
+    finally:
+        groups.PARALLEL_MIN_PACKETS = saved
+    for part in ("p", "c", "h"):
+        a, b = getattr(one, part), getattr(two, part)
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=f"{part}[{k}]")
+            assert a[k].dtype == b[k].dtype

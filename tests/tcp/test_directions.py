@@ -341,17 +341,17 @@ def test_fused_pass_matches_the_whole_array_formulation(table: PacketTable) -> N
 def test_connections_split_across_threads_give_the_same_result(table: PacketTable) -> None:
     """The per-connection pass run as two concurrent ranges (as for large captures)
     writes exactly what one pass over all connections writes."""
-    from pathsleuth.tcp import directions
+    from pathsleuth.tcp import groups
 
     one, two = build_connections(table), build_connections(table)
     analyse_directions(one)
-    saved = directions.PARALLEL_MIN_PACKETS
-    directions.PARALLEL_MIN_PACKETS = 0
+    saved = groups.PARALLEL_MIN_PACKETS
+    groups.PARALLEL_MIN_PACKETS = 0
     try:
-        ranges = directions._split(two.h["start"], two.n_conn, len(two.p["half"]))
+        ranges = groups.connection_ranges(two.h["start"], two.n_conn, len(two.p["half"]))
         analyse_directions(two)
     finally:
-        directions.PARALLEL_MIN_PACKETS = saved
+        groups.PARALLEL_MIN_PACKETS = saved
     if two.n_conn >= 2 and len(os.sched_getaffinity(0)) >= 2:
         assert len(ranges) == 2 and ranges[0][1] == ranges[1][0]
     for key in one.p:

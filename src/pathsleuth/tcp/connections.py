@@ -19,6 +19,7 @@ summaries); the diagnosis stage reads all of them.
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,10 @@ from pathsleuth.tcp.groups import (
     I64,
     SEQ_HALF,
     SEQ_MOD,
+    connection_ranges,
     group_bounds,
+    on_ranges,
+    two_threads,
 )
 
 Arr = npt.NDArray[Any]
@@ -51,6 +55,20 @@ _SYN, _ACK, _FIN, _RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), i
 #: packet columns every analysis reads: gathered eagerly into the connection order; any
 #: other PacketTable column is gathered on first use (`LazyColumns`)
 _COPIED = ("ts_ns", "seq", "ack", "payload_len", "window", "ttl", "df", "ip_len")
+
+
+def _gathered(tc: dict[str, Arr], frows: I64) -> dict[str, Arr]:
+    """The `_COPIED` columns (and ``tcp_flags`` as ``flags``) in connection order; on two
+    threads for large captures (NumPy's gathers release the GIL), half the bytes each."""
+    names = [(name, name) for name in _COPIED] + [("flags", "tcp_flags")]
+    if not two_threads(len(frows)):
+        return {key: tc[src][frows] for key, src in names}
+    # ts_ns and the 4-byte columns are most of the bytes: alternate them between threads
+    names.sort(key=lambda kv: -tc[kv[1]].itemsize)
+    parts = [names[0::2], names[1::2]]
+    with ThreadPoolExecutor(2) as pool:
+        done = [pool.submit(lambda ns: {k: tc[src][frows] for k, src in ns}, ns) for ns in parts]
+        return {k: v for f in done for k, v in f.result().items()}
 
 
 class LazyColumns(dict[str, Arr]):
@@ -334,10 +352,8 @@ def build_connections(
     client_is_lo, oriented = client_is_lo[inv], oriented[inv]
     lo_port, hi_port = lo_port[inv], hi_port[inv]
     p = LazyColumns(table, frows)
-    for colname in _COPIED:
-        p[colname] = tc[colname][frows]
+    p.update(_gathered(tc, frows))
     p["half"] = half
-    p["flags"] = tc["tcp_flags"][frows]
 
     c: dict[str, Arr] = {}
     for name, idx in (("hi", 0), ("lo", 1)):
@@ -352,7 +368,7 @@ def build_connections(
     return ct
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _unwrap_halves(
     seq: Any,
     ack: Any,
@@ -366,15 +382,17 @@ def _unwrap_halves(
     rel_ack: Any,
     base: Any,
     syn_idx: Any,
+    lo: int,
+    hi: int,
 ) -> None:
-    """Per half (packets [start[g], stop[g]) in capture order): the base (first SYN's
+    """Per half of connections lo..hi-1 (packets [start[g], stop[g]) in capture order),
+    writing only theirs (so that disjoint ranges can run at once): the base (first SYN's
     sequence number, else the first packet's), relative sequence numbers unwrapped across
     2^32 wraps (each adds the signed 32-bit step from its predecessor), segment ends
     (plus the sequence-space length), and relative ACKs in the
     peer's space (measured from the peer's base; from the half's own first ACK when the
     peer is not in the capture)."""
-    nh = len(start)
-    for g in range(nh):
+    for g in range(2 * lo, 2 * hi):
         syn_idx[g] = -1
         base[g] = 0
         for i in range(start[g], stop[g]):
@@ -385,7 +403,7 @@ def _unwrap_halves(
             base[g] = np.int64(seq[syn_idx[g]])
         elif stop[g] > start[g]:
             base[g] = np.int64(seq[start[g]])
-    for g in range(nh):
+    for g in range(2 * lo, 2 * hi):
         peer_present = stop[g ^ 1] > start[g ^ 1]
         acc = np.int64(0)
         prev = base[g]
@@ -425,7 +443,8 @@ def _unwrap(ct: ConnectionTable) -> None:
     base = np.empty(nh, np.int64)
     fi_syn = np.empty(nh, np.int64)
     cols = (p["seq"], p["ack"], p["flags"], p["payload_len"], start, end)
-    _unwrap_halves(*cols, rel, seg_end, ackf, rel_ack, base, fi_syn)
+    ranges = connection_ranges(start, ct.n_conn, n)
+    on_ranges(ranges, _unwrap_halves, *cols, rel, seg_end, ackf, rel_ack, base, fi_syn)
     p.update(rel_seq=rel, end=seg_end, ackf=ackf, rel_ack=rel_ack)
     h["isn_seen"] = fi_syn >= 0
     h["base"] = base

@@ -34,8 +34,6 @@ the oracle of a differential test. Definitions:
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba
@@ -44,7 +42,7 @@ import numpy as np
 from pathsleuth.capture.summary import mix64
 from pathsleuth.capture.table import TcpFlag
 from pathsleuth.tcp.connections import ConnectionTable
-from pathsleuth.tcp.groups import I64, bound
+from pathsleuth.tcp.groups import I64, bound, connection_ranges, on_ranges
 
 #: Linux TCP_RTO_MIN (include/net/tcp.h): 200 ms; a retransmission later than this
 #: without duplicate ACKs is a retransmission timeout.
@@ -572,24 +570,6 @@ def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int, lo: in
             _tally(g + d, c, x, k, pi, pb, hc)
 
 
-#: packets below which `analyse_directions` runs on one thread (a thread costs more)
-PARALLEL_MIN_PACKETS = 200_000
-
-
-def _split(start: I64, n_conn: int, n: int) -> list[tuple[int, int]]:
-    """Connection ranges of about equal packet counts, one per usable CPU (at most 2)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    if cpus < 2 or n < PARALLEL_MIN_PACKETS or n_conn < 2:
-        return [(0, n_conn)]
-    # the first connection whose packets start past the middle
-    mid = int(np.searchsorted(start[0::2], n // 2))
-    mid = min(max(mid, 1), n_conn - 1)
-    return [(0, mid), (mid, n_conn)]
-
-
 def analyse_directions(ct: ConnectionTable) -> None:
     """Fill ``ct.p`` flags and ``ct.h`` counters (see the module docstring): one numba
     pass per connection, with the module's `P_INT`, `P_BOOL` and `H_INT` as outputs."""
@@ -603,16 +583,9 @@ def analyse_directions(ct: ConnectionTable) -> None:
     c = tuple(p[k] for k in cols)
     x = (p["window"], p["ttl"], p["ip_len"], p["tcp_hdr_len"], p["df"], h["mss"])
     k = (h["start"], h["end"])
-    ranges = _split(h["start"], ct.n_conn, n)
-    if len(ranges) == 1:
-        _walk(c, x, k, pi, pb, hc, MAX_KARN_ROUNDS, 0, ct.n_conn)
-    else:
-        with ThreadPoolExecutor(len(ranges)) as pool:
-            done = [
-                pool.submit(_walk, c, x, k, pi, pb, hc, MAX_KARN_ROUNDS, a, b) for a, b in ranges
-            ]
-            for f in done:
-                f.result()
+    on_ranges(
+        connection_ranges(h["start"], ct.n_conn, n), _walk, c, x, k, pi, pb, hc, MAX_KARN_ROUNDS
+    )
     p.update(zip(P_INT, pi, strict=True))
     p.update(zip(P_BOOL, pb, strict=True))
     h.update(zip(H_INT, hc, strict=True))
