@@ -20,6 +20,7 @@ pytest.importorskip("pathsleuth.capture.dissect")
 from pathsleuth.capture.reader import iter_captures
 from pathsleuth.diagnose import analyze_table
 from pathsleuth.diagnose.model import Finding, Verdict
+from pathsleuth.pipeline import analyze_paths
 from pathsleuth.tcp.columns import for_analysis
 
 GEN = Path(__file__).resolve().parents[3] / "shared" / "bench" / "gen_pcap.py"
@@ -35,7 +36,10 @@ def _key(f: Finding, known: set[Key]) -> Key:
 
 @pytest.mark.slow
 @pytest.mark.corpus
-def test_blackhole_precision_recall(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["table", "pipeline"])
+def test_blackhole_precision_recall(tmp_path: Path, path: str) -> None:
+    """Through `analyze_table` on the whole table, and through `analyze_paths`, which
+    keeps the rows chunk by chunk without their 4-tuple (flows numbered while reading)."""
     if not GEN.is_file():
         pytest.skip(f"{GEN} missing")
     pcap, truth_file = tmp_path / "b.pcap", tmp_path / "b.json"
@@ -48,11 +52,13 @@ def test_blackhole_precision_recall(tmp_path: Path) -> None:
     bh = {(d["client"], d["cport"], d["server"], d["sport"]) for d in truth["blackhole_flows"]}
     pm = {(d["client"], d["cport"], d["server"], d["sport"]) for d in truth["pmtud_ok_flows"]}
     assert bh and pm
-    results = [
-        analyze_table(for_analysis(cap.read_all()), file=cap.name)
-        for cap in iter_captures(str(pcap))
-    ]
-    (result,) = results
+    if path == "table":
+        (result,) = [
+            analyze_table(for_analysis(cap.read_all()), file=cap.name)
+            for cap in iter_captures(str(pcap))
+        ]
+    else:
+        result = analyze_paths([str(pcap)])
     assert len(result.connections) == truth["tcp_flows"]
     got_bh = {_key(f, bh | pm) for f in result.findings if f.verdict == Verdict.PMTU_BLACKHOLE}
     got_pm = {_key(f, bh | pm) for f in result.findings if f.verdict == Verdict.PMTUD_WORKING}
