@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console, RenderableType
-from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -49,7 +48,7 @@ from pathsleuth.report.fmt import (
     sorted_icmp,
     time_span_text,
 )
-from pathsleuth.report.richtext import Trimmed, command_line
+from pathsleuth.report.richtext import LabelGrid, Trimmed, command_line
 from pathsleuth.report.views import AnalysisView, ConnectionView, FileView, IcmpView
 
 #: Left indent of a finding's body, in columns.
@@ -76,16 +75,11 @@ def render_analyze_text(result: AnalysisView, console: Console, *, show_all: boo
 
 
 def _out(console: Console, renderable: RenderableType, *, indent: int = 0, top: int = 0) -> None:
-    if indent or top:
-        renderable = Padding(renderable, (top, 0, 0, indent), expand=False)
-    console.print(Trimmed(renderable))
+    console.print(Trimmed(renderable, indent=indent, top=top))
 
 
-def _grid() -> Table:
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, style="bold", min_width=LABEL_WIDTH)
-    grid.add_column(overflow="fold")
-    return grid
+def _grid() -> LabelGrid:
+    return LabelGrid(min_width=LABEL_WIDTH, label_style="bold")
 
 
 # --- summary ---------------------------------------------------------------------------
@@ -204,10 +198,8 @@ def _icmp_section(events: Sequence[IcmpView], console: Console) -> None:
         )
 
 
-def _icmp_block(ev: IcmpView) -> Table:
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(justify="right", no_wrap=True, style="cyan")
-    grid.add_column(overflow="fold")
+def _icmp_block(ev: IcmpView) -> LabelGrid:
+    grid = LabelGrid(justify="right", label_style="cyan")
     head = Text(icmp_name(int(ev.version), int(ev.icmp_type), int(ev.icmp_code)), style="bold")
     head.append(f" from {ev.router} ({plural(int(ev.router_hops), 'hop')} away)")
     if ev.mtu is not None:
@@ -347,7 +339,7 @@ def _finding(number: int, f: Finding, console: Console) -> None:
             _advice(advice, console)
 
 
-def _facts(f: Finding) -> Table:
+def _facts(f: Finding) -> LabelGrid:
     grid = _grid()
     flow = Text(flow_text(f.flow))
     flow.append(f"\nconnection {f.connection_id} in {f.file}", style="dim")
@@ -381,21 +373,17 @@ def _facts(f: Finding) -> Table:
     return grid
 
 
-def _evidence(f: Finding) -> Table | Text:
+def _evidence(f: Finding) -> LabelGrid | Text:
     if not f.evidence:
         return Text("(the detector gave no evidence lines)", style="dim")
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(justify="right", no_wrap=True, style="cyan")
-    grid.add_column(overflow="fold")
+    grid = LabelGrid(justify="right", label_style="cyan")
     for ev in f.evidence:
         grid.add_row("·" if ev.frame is None else f"#{ev.frame}", Text(evidence_text(ev)))
     return grid
 
 
 def _advice(a: Advice, console: Console) -> None:
-    head = Table.grid(padding=(0, 1))
-    head.add_column(no_wrap=True, justify="right")
-    head.add_column(overflow="fold")
+    head = LabelGrid(justify="right")
     title = Text()
     title.append(a.title, style="bold")
     if a.where:
