@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich import box
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -48,7 +48,7 @@ from pathsleuth.report.fmt import (
     sorted_icmp,
     time_span_text,
 )
-from pathsleuth.report.richtext import LabelGrid, Trimmed, command_line
+from pathsleuth.report.richtext import LabelGrid, Trimmed, command_text
 from pathsleuth.report.views import AnalysisView, ConnectionView, FileView, IcmpView
 
 #: Left indent of a finding's body, in columns.
@@ -313,30 +313,33 @@ def _short_bytes(n: int) -> str:
 
 
 def _finding(number: int, f: Finding, console: Console) -> None:
+    """One finding, printed as one group: a report prints thousands, and each print costs."""
     sev = Severity(f.severity)
     verdict = Verdict(f.verdict)
-    console.print()
     title = Text()
     title.append(f"{number}. ")
     title.append(sev.value.upper(), style=SEVERITY_STYLE[sev])
     title.append(f" {VERDICT_TITLE[verdict]}", style="bold")
     title.append(f" ({verdict.value}) · confidence {f.confidence:.2f}")
-    console.print(Rule(title, align="left"))
+    parts: list[RenderableType] = [Text(), Rule(title, align="left")]
     if f.summary:
-        _out(console, Text(f.summary), indent=INDENT)
-    _out(console, _facts(f), indent=INDENT, top=1 if f.summary else 0)
+        parts.append(Trimmed(Text(f.summary), indent=INDENT))
+    parts.append(Trimmed(_facts(f), indent=INDENT, top=1 if f.summary else 0))
 
-    _out(console, Text("evidence", style="bold"), indent=INDENT, top=1)
-    _out(console, _evidence(f), indent=2 * INDENT)
+    parts.append(Trimmed(Text("evidence", style="bold"), indent=INDENT, top=1))
+    parts.append(Trimmed(_evidence(f), indent=2 * INDENT))
 
     if f.wireshark_filter:
-        _out(console, Text("Wireshark filter", style="bold"), indent=INDENT, top=1)
-        command_line(console, f.wireshark_filter, indent=2 * INDENT, prompt="")
+        parts.append(Trimmed(Text("Wireshark filter", style="bold"), indent=INDENT, top=1))
+        parts.append(command_text(f.wireshark_filter, indent=2 * INDENT, prompt=""))
 
     if f.advice:
-        _out(console, Text("advice (try in this order)", style="bold"), indent=INDENT, top=1)
+        head = Text("advice (try in this order)", style="bold")
+        parts.append(Trimmed(head, indent=INDENT, top=1))
         for advice in sorted(f.advice, key=lambda a: a.rank):
-            _advice(advice, console)
+            parts.extend(_advice(advice))
+    # not cropped: command lines run past the width, for the terminal to soft-wrap
+    console.print(Group(*parts), crop=False)
 
 
 def _facts(f: Finding) -> LabelGrid:
@@ -382,22 +385,23 @@ def _evidence(f: Finding) -> LabelGrid | Text:
     return grid
 
 
-def _advice(a: Advice, console: Console) -> None:
+def _advice(a: Advice) -> list[RenderableType]:
     head = LabelGrid(justify="right")
     title = Text()
     title.append(a.title, style="bold")
     if a.where:
         title.append(f" · {a.where}", style="dim")
     head.add_row(Text(f"{a.rank}.", style="bold"), title)
-    _out(console, head, indent=INDENT, top=0)
+    parts: list[RenderableType] = [Trimmed(head, indent=INDENT)]
     for cmd in a.commands:
-        command_line(console, cmd, indent=2 * INDENT + 1)
+        parts.append(command_text(cmd, indent=2 * INDENT + 1))
     if a.persist:
-        _out(console, Text("to persist:", style="bold"), indent=2 * INDENT + 1)
+        parts.append(Trimmed(Text("to persist:", style="bold"), indent=2 * INDENT + 1))
         for p in a.persist:
-            command_line(console, p, indent=2 * INDENT + 3, prompt="")
+            parts.append(command_text(p, indent=2 * INDENT + 3, prompt=""))
     if a.tradeoffs:
         trade = Text()
         trade.append("trade-offs: ", style="bold")
         trade.append(a.tradeoffs)
-        _out(console, trade, indent=2 * INDENT + 1)
+        parts.append(Trimmed(trade, indent=2 * INDENT + 1))
+    return parts

@@ -2,8 +2,8 @@
 
 rich pads table cells and padded blocks with spaces up to the column or console width;
 in a pipe or a saved report that leaves trailing blanks on every line. `Trimmed` renders
-any renderable and strips them. `command_line` prints a shell command without ever
-inserting a line break into it, so what a person copies is what should be run.
+any renderable (and indents it). `command_text` is a shell command that is never broken
+across lines, so what a person copies is what should be run.
 `LabelGrid` is the two-column grid the analyze report prints for every finding, laid out
 as `rich.table.Table.grid(padding=(0, 1))` lays out its two columns but without measuring
 every cell: a report with thousands of findings spent most of its time there.
@@ -49,12 +49,13 @@ class Trimmed:
             yield Segment.line()
 
 
-def command_line(console: Console, command: str, *, indent: int, prompt: str = "$ ") -> None:
-    """One shell command (or config line) on one output line, soft-wrapped by the terminal."""
-    line = Text(" " * indent)
+def command_text(command: str, *, indent: int, prompt: str = "$ ") -> Text:
+    """One shell command (or config line) as one line that is never wrapped or cropped
+    (printed with ``crop=False``): the terminal soft-wraps it."""
+    line = Text(" " * indent, no_wrap=True, overflow="ignore")
     line.append(prompt, style="dim")
     line.append(command, style="green")
-    console.print(line, soft_wrap=True)
+    return line
 
 
 class LabelGrid:
