@@ -180,8 +180,9 @@ class PeerUnresponsiveDetector(Detector):
 class _Retransmissions:
     """The loss-evidence retransmissions (fast or timeout, with payload) of every half,
     found with whole-array operations once per capture instead of once per half: in packet
-    order (so grouped by half), their ``fast`` flag, ``frame`` and ``size``; and per half the ``bounds`` of its run in those lists, ``nfast``, ``episodes``
-    (distinct ACK points the peer stood at) and ``longest`` wait before one."""
+    order (so grouped by half), their ``fast`` flag, ``frame`` and ``size``; and per half
+    the ``bounds`` of its run in those lists, ``nfast``, ``episodes`` (distinct ACK points
+    the peer stood at) and ``longest`` wait before one."""
 
     fast: list[bool]
     frame: list[int]

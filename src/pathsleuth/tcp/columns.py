@@ -6,8 +6,9 @@ only the columns it reads, in two tables: the TCP rows with `TCP_COLUMNS` (`tcp_
 and the ICMP/ICMPv6 rows with `ICMP_COLUMNS` (`icmp_mask`), whose quoted-packet columns
 are a third of a row and would be empty for every TCP packet. Nothing is kept for UDP, ARP
 or other traffic. As it numbers the flows while reading (`tcp.flows`), it keeps the TCP
-rows without their 4-tuple (`TCP_ROW_COLUMNS`): that is kept once per flow. `for_analysis` is one table holding both cuts (`ANALYSIS_COLUMNS`), for
-tests and library users; the tcp stage accepts either form.
+rows without their 4-tuple (`TCP_ROW_COLUMNS`): that is kept once per flow.
+`for_analysis` is one table holding both cuts (`ANALYSIS_COLUMNS`), for tests and library
+users; the tcp stage accepts either form.
 `tests/tcp/test_columns.py` checks the lists against every column name the two stages
 mention, so a new use cannot be forgotten here.
 """
@@ -85,7 +86,8 @@ ANALYSIS_COLUMNS: tuple[str, ...] = TCP_COLUMNS + tuple(
 )
 
 
-def _tcp(table: PacketTable) -> npt.NDArray[np.bool_]:
+def is_tcp(table: PacketTable) -> npt.NDArray[np.bool_]:
+    """Which rows are IP packets carrying TCP (decoded or not)."""
     ok: npt.NDArray[np.bool_] = (table.columns["ip_version"] != 0) & (
         table.columns["proto"] == IPPROTO_TCP
     )
@@ -107,12 +109,12 @@ def _all_or(keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
 
 def tcp_mask(table: PacketTable) -> npt.NDArray[np.bool_] | None:
     """Which rows are TCP; None when all are."""
-    return _all_or(_tcp(table))
+    return _all_or(is_tcp(table))
 
 
 def analysis_rows(table: PacketTable) -> npt.NDArray[np.bool_] | None:
     """Which rows the analysis keeps (TCP, ICMP, ICMPv6); None when it keeps them all."""
-    return _all_or(_tcp(table) | icmp_mask(table))
+    return _all_or(is_tcp(table) | icmp_mask(table))
 
 
 def _cut(

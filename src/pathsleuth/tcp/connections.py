@@ -7,9 +7,9 @@ re-sorts the packets by *half* (one direction of one connection: ``half = 2 * co
 dir``, dir 0 = initiator -> responder) and capture order. Sequence and acknowledgment
 numbers are unwrapped mod 2^32 per half, relative to the ISN (or to the first sequence
 number seen when the capture starts mid-connection). Flows are numbered by one numba
-hash pass (`tcp.flows`; `analyze_paths` numbers them while the capture is read) and ordered by a counting sort; sequence numbers are unwrapped
-by one numba pass over the halves (`_unwrap_halves`); the rest is NumPy grouping. No
-Python loop touches packets.
+hash pass (`tcp.flows`; `analyze_paths` numbers them while the capture is read) and
+ordered by a counting sort; sequence numbers are unwrapped by one numba pass over the
+halves (`_unwrap_halves`); the rest is NumPy grouping. No Python loop touches packets.
 
 The result, a `ConnectionTable`, is handed to `tcp.directions` (per-direction loss and
 ACK analysis), `tcp.icmp` (ICMP error correlation) and `tcp.summary` (per-connection
@@ -27,7 +27,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from pathsleuth.capture.table import IPPROTO_TCP, PacketTable, Status, TcpFlag
+from pathsleuth.capture.table import PacketTable, Status, TcpFlag
+from pathsleuth.tcp.columns import is_tcp
 from pathsleuth.tcp.flows import Flows, number_flows
 from pathsleuth.tcp.groups import (
     I64,
@@ -180,11 +181,7 @@ class ConnectionTable:
 
 def tcp_rows(table: PacketTable) -> I64:
     """Indices of the packets the tcp stage can use (decoded TCP header, first fragment)."""
-    mask = (
-        (table.ip_version != 0)
-        & (table.proto == IPPROTO_TCP)
-        & ((table.status & np.uint8(UNUSABLE)) == 0)
-    )
+    mask = is_tcp(table) & ((table.status & np.uint8(UNUSABLE)) == 0)
     out: I64 = np.flatnonzero(mask).astype(np.int64)
     return out
 

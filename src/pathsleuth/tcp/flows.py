@@ -6,8 +6,9 @@ order of their first usable packet. `number_flows` numbers the rows of a whole t
 `tcp.connections.build_connections` does when it is given only a table). `FlowIndex`
 numbers a capture chunk by chunk while it is read: `analyze_paths` runs it on the thread
 that keeps the rows, which otherwise waits for the reader, keeps the numbers with the
-rows, and hands them to `build_connections`, so the numbering costs no time after the last chunk. Both use one
-numba kernel over one open-addressing table, so they give the same numbers.
+rows, and hands them to `build_connections`, so the numbering costs no time after the
+last chunk. Both use one numba kernel over one open-addressing table, so they give the
+same numbers.
 """
 
 from __future__ import annotations
