@@ -23,7 +23,14 @@ from pathsleuth.diagnose.engine import AnalysisResult, analyze_table, merge_all
 from pathsleuth.maillog.analysis import LogAnalysis, analyze_logs
 from pathsleuth.maillog.correlate import Match, correlate
 from pathsleuth.runtime import analysis_settings
-from pathsleuth.tcp.columns import ICMP_COLUMNS, TCP_ROW_COLUMNS, icmp_mask, tcp_mask
+from pathsleuth.tcp.columns import (
+    DERIVED_DTYPES,
+    ICMP_COLUMNS,
+    TCP_ROW_COLUMNS,
+    derived,
+    icmp_mask,
+    tcp_mask,
+)
 from pathsleuth.tcp.connections import tcp_rows
 from pathsleuth.tcp.flows import FLOW_COLUMNS, FlowIndex
 
@@ -70,7 +77,8 @@ def _analyze_path(path: str, charts: bool, progress: Progress | None) -> Iterato
     """One result per capture stream in `path` (archive members each get their own)."""
     for cap in iter_captures(path):
         builder = SummaryBuilder(cap.name)
-        tcp = TableBuilder(TCP_ROW_COLUMNS + FLOW_COLUMNS)  # the 4-tuples: in `flows`
+        # the 4-tuples are in `flows`; the derived SACK columns are made chunk by chunk
+        tcp = TableBuilder(TCP_ROW_COLUMNS + FLOW_COLUMNS, DERIVED_DTYPES)
         icmp = TableBuilder(ICMP_COLUMNS)
         flows = FlowIndex()  # numbered here, while the reader thread reads ahead
         for table in cap.tables_ahead(progress):
@@ -78,7 +86,8 @@ def _analyze_path(path: str, charts: bool, progress: Progress | None) -> Iterato
             keep = tcp_mask(table)
             if len(tcp) == 0:
                 tcp.reserve(_expected_rows(cap.total_bytes, table, keep))
-            tcp.append(table, keep, extra=flows.columns(table, tcp_rows(table)))
+            extra = flows.columns(table, tcp_rows(table)) | derived(table)
+            tcp.append(table, keep, extra=extra)
             icmp.append(table, icmp_mask(table))
         summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
         check_decodable(summary)

@@ -67,6 +67,14 @@ def test_append_equals_concat_of_the_kept_rows(
         np.testing.assert_array_equal(got.columns[k], want.columns[k])
 
 
+def test_a_builder_given_the_extra_dtypes_finishes_empty_with_them() -> None:
+    names = (*NAMES, "tag")
+    assert set(TableBuilder(names).finish().columns) == set(NAMES)
+    got = TableBuilder(names, {"tag": np.int64}).finish()
+    assert set(got.columns) == set(names) and len(got) == 0
+    assert got.columns["tag"].dtype == np.int64
+
+
 @settings(max_examples=500)
 @given(
     st.one_of(

@@ -51,6 +51,7 @@ class Trace:
         ip_id: int | None = None,
         ttl: int | None = None,
         options: list[craft.TcpOption] | None = None,
+        window: int = 65535,
     ) -> int:
         """One segment; `seq`/`ack` relative to the sender's/receiver's ISN + 1.
 
@@ -75,6 +76,7 @@ class Trace:
             df=df,
             ip_id=ip_id,
             ttl=(64 if c else self.ttl_s) if ttl is None else ttl,
+            window=window,
         )
         self.frames.append((t, pkt))
         return len(self.frames)

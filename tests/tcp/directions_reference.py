@@ -294,7 +294,20 @@ def analyse_directions(ct: ConnectionTable) -> None:
     dups_between = peer_dupacks_before[ri] - peer_dupacks_before[prev_tx]
     fast = np.zeros(n, dtype=bool)
     timeout = np.zeros(n, dtype=bool)
-    fast[ri] = dups_between >= FAST_RETRANS_DUPACKS
+    # or SACK recovery: the peer's last packet before the resend, newer than the previous
+    # transmission, acknowledges below the segment's end and SACKs beyond it
+    sack = ct.source_column("sack_above")[row].astype(np.int64)
+    pr, pp = pred[ri], pred[prev_tx]
+    prc = np.clip(pr, 0, None)
+    by_sack = (
+        (pr >= 0)
+        & (pr != pp)
+        & ackf[prc]
+        & (sack[prc] > 0)
+        & (rel_ack[prc] < end[ri])
+        & (end[ri] <= rel_ack[prc] + sack[prc])
+    )
+    fast[ri] = (dups_between >= FAST_RETRANS_DUPACKS) | by_sack
     timeout[ri] = ~fast[ri] & (elapsed >= RTO_MIN_NS)
     early = retrans & ~fast & ~timeout
     spurious = retrans & (peer_cumack_before >= end)
@@ -315,6 +328,25 @@ def analyse_directions(ct: ConnectionTable) -> None:
     # it and its covering ACK; the largest segment acknowledged (`max_seg_acked`) counts
     # only those.
     acked_clean = _karn_clean(acked, ack_pos, retrans | gapfill, half, row, rel, end)
+
+    # --- D-SACK (RFC 2883/3708): a resend whose bytes a later D-SACK block of the peer
+    # reports as received twice, with no other resend of them in between, was not needed
+    # (after the ACKs: it still counts for them)
+    lo = rel_ack + ct.source_column("dsack_lo")[row].astype(np.int64)
+    hi = rel_ack + ct.source_column("dsack_hi")[row].astype(np.int64)
+    blocks = np.flatnonzero(ackf & (hi > lo))
+    dsacked = np.zeros(n, dtype=bool)
+    resends = np.flatnonzero(retrans | gapfill)
+    for t in np.flatnonzero(retrans & seqspace):
+        later = blocks[(half[blocks] == (half[t] ^ 1)) & (row[blocks] > row[t])]
+        holding = later[(lo[later] <= rel[t]) & (end[t] <= hi[later])]
+        if len(holding) == 0:
+            continue
+        first = row[holding].min()  # the first block holding it; then no resend between
+        between = resends[(half[resends] == half[t]) & (row[resends] > row[t])]
+        between = between[row[between] < first]
+        dsacked[t] = not np.any((rel[between] < end[t]) & (end[between] > rel[t]))
+    spurious = spurious | dsacked
 
     # --- on-wire size, TSO/GSO ---------------------------------------------------------
     peer_mss = h["mss"][other]
@@ -338,6 +370,7 @@ def analyse_directions(ct: ConnectionTable) -> None:
         timeout=timeout,
         early=early,
         spurious=spurious,
+        dsacked=dsacked,
         gapfill=gapfill,
         hole=jump,
         dupack=dupack,

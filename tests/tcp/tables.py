@@ -8,6 +8,7 @@ they model. Frames are numbered in time order when the table is built.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,12 +149,24 @@ class Conv:
         return self._add(r, n)
 
     def ack(
-        self, side: str, t: float, ackno: int | None = None, *, window: int = 64240
+        self,
+        side: str,
+        t: float,
+        ackno: int | None = None,
+        *,
+        window: int = 64240,
+        sack: Sequence[tuple[int, int]] = (),
     ) -> dict[str, Any]:
+        """A pure ACK; `sack`: SACK blocks as absolute (left, right) edges."""
         r = self._base(side, t)
         a = self.nxt[self._peer(side)] if ackno is None else ackno
         r.update(seq=self.nxt[side] % (1 << 32), ack=a % (1 << 32), flags="A", window=window)
-        return self._add(r, 0)
+        if sack:
+            edges = [(lo % (1 << 32), hi % (1 << 32)) for lo, hi in sack] + [(0, 0)] * 4
+            r["sack_count"] = len(sack)
+            r["sack_left"] = [lo for lo, _ in edges[:4]]
+            r["sack_right"] = [hi for _, hi in edges[:4]]
+        return self._add(r, 0, 32 + 8 * len(sack) + (4 if sack else 0))
 
     def fin(self, side: str, t: float) -> dict[str, Any]:
         r = self._base(side, t)
@@ -258,5 +271,13 @@ def tcp_streams(draw: st.DrawFn) -> PacketTable:
         }
         if "S" in flags:
             row["opt_mss"] = draw(st.sampled_from((0, 3, 5, 1460)))
+        nsack = draw(st.sampled_from((0, 0, 0, 1, 2, 4)))
+        if nsack:  # blocks near the ACK: above it, at it, and below it (D-SACK)
+            edges = [
+                (bases[1 - d] + draw(st.integers(-10, 50))) % (1 << 32) for _ in range(2 * nsack)
+            ]
+            row["sack_count"] = draw(st.integers(1, nsack))
+            row["sack_left"] = edges[:nsack] + [0] * (4 - nsack)
+            row["sack_right"] = edges[nsack:] + [0] * (4 - nsack)
         rows.append(row)
     return make_table(rows)

@@ -5,13 +5,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from pathsleuth.capture.table import COLUMNS, PacketTable, Status
 from pathsleuth.tcp.columns import (
     ANALYSIS_COLUMNS,
+    DERIVED_DTYPES,
+    DERIVED_SOURCES,
     ICMP_COLUMNS,
     TCP_COLUMNS,
     TCP_ROW_COLUMNS,
     for_analysis,
+    sack_columns,
     split_for_analysis,
 )
 from pathsleuth.tcp.flows import KEY_COLUMNS
@@ -37,12 +45,17 @@ def _mixed() -> PacketTable:
 def test_every_column_the_tcp_and_diagnose_stages_name_is_kept() -> None:
     """A column name mentioned anywhere in tcp/ or diagnose/ must be in ANALYSIS_COLUMNS,
     or the analysis would read a column `analyze_paths` dropped."""
-    text = "".join(
-        p.read_text("utf-8") for d in ("tcp", "diagnose") for p in (SRC / d).glob("*.py")
-    )
+    files = [p for d in ("tcp", "diagnose") for p in (SRC / d).glob("*.py")]
+    text = "".join(p.read_text("utf-8") for p in files if p.name != "columns.py")
     mentioned = {c.name for c in COLUMNS if re.search(rf"\b{c.name}\b", text)}
     assert mentioned - set(ANALYSIS_COLUMNS) == set()
-    assert set(ANALYSIS_COLUMNS) <= {c.name for c in COLUMNS}
+    # the derived columns' sources are read when the rows are cut, in columns.py only
+    own = (SRC / "tcp" / "columns.py").read_text("utf-8")
+    mentioned = {c.name for c in COLUMNS if re.search(rf"\b{c.name}\b", own)}
+    assert mentioned - set(ANALYSIS_COLUMNS) - set(DERIVED_SOURCES) == set()
+    schema = {c.name for c in COLUMNS}
+    assert set(ANALYSIS_COLUMNS) <= schema | set(DERIVED_DTYPES)
+    assert set(DERIVED_DTYPES).isdisjoint(schema) and set(DERIVED_SOURCES) <= schema
 
 
 def test_only_tcp_icmp_reads_the_icmp_columns() -> None:
@@ -98,3 +111,77 @@ def test_all_kept_rows_share_the_arrays() -> None:
     t = make_table([dict(ip_version=4, proto=6, sport=1), dict(ip_version=4, proto=6, sport=2)])
     cut = for_analysis(t)
     assert cut.columns["sport"] is t.columns["sport"]
+
+
+def _sacked(ack: int, blocks: list[tuple[int, int]], count: int | None = None) -> PacketTable:
+    edges = blocks + [(0, 0)] * (4 - len(blocks))
+    return make_table(
+        [
+            dict(
+                ip_version=4,
+                proto=6,
+                ack=ack,
+                sack_count=len(blocks) if count is None else count,
+                sack_left=[lo for lo, _ in edges],
+                sack_right=[hi for _, hi in edges],
+            )
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("ack", "blocks", "count", "above", "dsack"),
+    [
+        (1000, [], None, 0, (0, 0)),  # no SACK option
+        (1000, [(2448, 3896)], None, 2896, (0, 0)),
+        (1000, [(5000, 6000), (2000, 3000)], None, 5000, (0, 0)),  # farthest, not first
+        (1000, [(500, 1000)], None, 0, (-500, 0)),  # D-SACK below the ACK: nothing above
+        (1000, [(500, 900), (2000, 2500)], None, 1500, (-500, -100)),  # D-SACK, then a block
+        (1000, [(2200, 2300), (2000, 2500)], None, 1500, (1200, 1300)),  # D-SACK inside the 2nd
+        (1000, [(2200, 2600), (2000, 2500)], None, 1600, (0, 0)),  # overlaps: not inside
+        ((1 << 32) - 100, [(50, 400)], None, 500, (0, 0)),  # edges wrapped past 2^32
+        ((1 << 32) - 100, [((1 << 32) - 300, (1 << 32) - 200)], None, 0, (-200, -100)),
+        (1000, [(2000, 3000), (5000, 9000)], 1, 2000, (0, 0)),  # only `sack_count` are read
+        (1000, [(400, 500), (300, 900)], 1, 0, (-600, -500)),
+    ],
+)
+def test_sack_columns_measure_the_blocks_from_the_ack(
+    ack: int,
+    blocks: list[tuple[int, int]],
+    count: int | None,
+    above: int,
+    dsack: tuple[int, int],
+) -> None:
+    t = _sacked(ack, blocks, count)
+    for rows, n in ((None, 1), (np.array([0, 0]), 2)):
+        got = sack_columns(t.columns, rows)
+        assert got["sack_above"].tolist() == [above] * n
+        assert (
+            list(zip(got["dsack_lo"].tolist(), got["dsack_hi"].tolist(), strict=True))
+            == [dsack] * n
+        )
+        assert {k: v.dtype for k, v in got.items()} == DERIVED_DTYPES
+    # the cut keeps them, made from the blocks, in place of the blocks
+    (tcp, _icmp) = split_for_analysis(t)
+    assert tcp.columns["sack_above"].tolist() == [above]
+    assert (int(tcp.columns["dsack_lo"][0]), int(tcp.columns["dsack_hi"][0])) == dsack
+    assert "sack_right" not in tcp.columns
+
+
+@given(
+    st.integers(0, (1 << 32) - 1),
+    st.lists(st.tuples(st.integers(-5000, 5000), st.integers(1, 3000)), max_size=4),
+)
+def test_sack_columns_match_the_definition(ack: int, blocks: list[tuple[int, int]]) -> None:
+    """sack_above: the largest (right - ack) over the blocks, as a signed 32-bit distance,
+    at least 0; the D-SACK: the first block, if at or below the ACK or inside the second."""
+    edges = [((ack + off) % (1 << 32), (ack + off + size) % (1 << 32)) for off, size in blocks]
+    got = sack_columns(_sacked(ack, edges).columns)
+    assert got["sack_above"].tolist() == [max([0] + [o + z for o, z in blocks if o + z > 0])]
+    want = (0, 0)
+    if blocks:
+        (o1, z1), rest = blocks[0], blocks[1:]
+        inside = bool(rest) and rest[0][0] <= o1 and o1 + z1 <= rest[0][0] + rest[0][1]
+        if o1 + z1 <= 0 or inside:
+            want = (o1, o1 + z1)
+    assert (int(got["dsack_lo"][0]), int(got["dsack_hi"][0])) == want

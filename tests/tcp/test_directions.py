@@ -74,6 +74,82 @@ def test_fast_retransmission_after_dup_acks_and_spurious() -> None:
     assert _frame_of(t, fr) in acked
 
 
+def _sack_recovery(c: Conv) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The lab's `loss` trace (Linux, SACK, RACK): ten segments in flight, the 3rd lost;
+    one ACK stays at it while its SACK blocks cover the 4th..10th, and the sender resends
+    it 0.1 ms later, after a single duplicate ACK."""
+    c.handshake(0.0, 0.001)
+    segs = [c.send("c", 0.01 + i * 1e-6, 1448, flags="A") for i in range(10)]
+    hole = segs[2]["seq"]
+    c.ack("s", 0.0110, segs[2]["seq"])
+    # a window update (the window differs: not a duplicate), then one duplicate ACK
+    c.ack("s", 0.0111, hole, sack=[(segs[3]["seq"], segs[5]["seq"])], window=60000)
+    c.ack("s", 0.0112, hole, sack=[(segs[3]["seq"], segs[9]["seq"] + 1448)], window=60000)
+    return segs, c.send("c", 0.0113, 1448, seq=hole, flags="A")
+
+
+def test_retransmission_after_sack_blocks_beyond_it_is_fast() -> None:
+    c = Conv()
+    _segs, resend = _sack_recovery(c)
+    c.ack("s", 0.0120)
+    t = c.table()
+    ct = _ct(t)
+    assert int(ct.h["dupacks"][1]) == 1  # one duplicate ACK only: fewer than two
+    assert _flag_frames(ct, "fast") == [_frame_of(t, resend)]
+    assert _flag_frames(ct, "early") == []
+
+
+def test_sack_blocks_older_than_the_previous_transmission_do_not_make_it_fast() -> None:
+    """The fast resend is lost too; the sender's timer resends it again 0.3 s later with
+    nothing new from the peer: a timeout, although the last ACK's SACK still covers more."""
+    c = Conv()
+    segs, resend = _sack_recovery(c)
+    again = c.send("c", 0.3113, 1448, seq=segs[2]["seq"], flags="A")
+    t = c.table()
+    ct = _ct(t)
+    assert _flag_frames(ct, "fast") == [_frame_of(t, resend)]
+    assert _flag_frames(ct, "timeout") == [_frame_of(t, again)]
+
+
+def test_a_resend_a_later_d_sack_reports_as_a_duplicate_is_spurious() -> None:
+    """suricata-verify bug-5881-01's shape: the 2nd segment is lost, the sender resends
+    it at once (early), then again when an ACK SACKs the 3rd (fast); the early copy had
+    arrived, and the peer's D-SACK (below its ACK) says so: the fast resend was spurious.
+    A D-SACK block that covers only part of a resend, or came before it, marks nothing."""
+    c = Conv()
+    c.handshake(0.0, 0.04)
+    a, b, d = (c.send("c", 0.1 + i * 1e-4, n, flags="A") for i, n in enumerate((80, 1448, 506)))
+    early = c.send("c", 0.105, 1448, seq=b["seq"], flags="A")
+    c.ack("s", 0.14, b["seq"], sack=[(d["seq"], d["seq"] + 506)])
+    fast = c.send("c", 0.141, 1448, seq=b["seq"], flags="A")
+    c.ack("s", 0.145)  # everything, the early copy having filled the hole
+    c.ack("s", 0.181, sack=[(b["seq"], b["seq"] + 1448)])  # D-SACK: the fast copy, twice
+    c.ack("s", 0.182, sack=[(a["seq"], b["seq"] + 1000)])  # covers no resend whole
+    t = c.table()
+    ct = _ct(t)
+    assert _flag_frames(ct, "fast") == [_frame_of(t, fast)]
+    assert _flag_frames(ct, "early") == [_frame_of(t, early)]
+    assert _flag_frames(ct, "dsacked") == [_frame_of(t, fast)]
+    assert _flag_frames(ct, "spurious") == [_frame_of(t, fast)]
+    assert int(ct.h["spurious_retrans"][0]) == 1
+
+
+def test_sack_blocks_that_do_not_reach_past_the_segment_leave_it_early() -> None:
+    """Blocks below the segment's end (and a D-SACK below the ACK) are no evidence that
+    it was lost: the resend 1 ms later stays early (a tail-loss probe, say)."""
+    c = Conv()
+    c.handshake(0.0, 0.001)
+    segs = [c.send("c", 0.01 + i * 1e-6, 1448, flags="A") for i in range(3)]
+    first = segs[0]["seq"]
+    c.ack("s", 0.0110, segs[1]["seq"], sack=[(first, segs[1]["seq"])])  # D-SACK
+    c.ack("s", 0.0111, segs[1]["seq"], sack=[(segs[1]["seq"] + 100, segs[1]["seq"] + 1000)])
+    r = c.send("c", 0.0120, 1448, seq=segs[2]["seq"], flags="A")
+    t = c.table()
+    ct = _ct(t)
+    assert _flag_frames(ct, "early") == [_frame_of(t, r)]
+    assert _flag_frames(ct, "fast") == []
+
+
 def test_gap_and_gap_fill_are_not_retransmissions() -> None:
     c = Conv()
     c.handshake(0.0, 0.1, at="s")

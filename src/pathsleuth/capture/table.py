@@ -22,7 +22,7 @@ Conventions every consumer relies on:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntFlag
 from typing import Any
@@ -241,8 +241,11 @@ class TableBuilder:
     #: most rows `reserve` asks for up front (its largest column: 256 MiB of address space)
     MAX_RESERVED_ROWS = 1 << 25
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], dtypes: Mapping[str, Any] | None = None) -> None:
+        """`dtypes`: of names that are not PacketTable columns, for `finish` to give them
+        empty when nothing was appended (otherwise they are left out then)."""
         self._names = tuple(names)
+        self._dtypes = dict(dtypes or {})
         self._cols: dict[str, npt.NDArray[Any]] = {}
         self._n = 0
         self._cap = 0
@@ -294,8 +297,9 @@ class TableBuilder:
 
     def finish(self) -> PacketTable:
         """The rows appended so far as a table; the builder is empty afterwards."""
-        if not self._cols:  # nothing appended: the schema's columns, no `extra` ones
+        if not self._cols:  # nothing appended: the schema's columns, `extra` ones if typed
             empty = empty_columns(0)
+            empty |= {n: np.empty(0, dt) for n, dt in self._dtypes.items()}
             return PacketTable({n: empty[n] for n in self._names if n in empty})
         for col in self._cols.values():
             col.resize((self._n, *col.shape[1:]), refcheck=False)

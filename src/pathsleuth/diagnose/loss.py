@@ -7,8 +7,11 @@
 - `PacketLossDetector` (packet_loss): fast or timeout retransmissions on a path that
   carries full-size segments (whatever the black-hole, drop and PTB detectors did not
   claim). Warning when a retransmission timeout fired or loss repeated, info for a single
-  fast retransmission; "early" retransmissions (no duplicate ACKs, within the minimum RTO,
-  e.g. resegmentation or tail-loss probes) and spurious ones are not loss evidence.
+  fast retransmission. Not loss evidence: "early" retransmissions (no duplicate ACKs or
+  SACK blocks beyond them, within the minimum RTO, e.g. resegmentation or tail-loss
+  probes), and resends the peer reports back by D-SACK as copies it already had (the data
+  got there; the resend was redundant). A resend of bytes the peer had acknowledged does
+  count: that ACK never reached the sender (lost beyond the capture point, or late).
 """
 
 from __future__ import annotations
@@ -178,11 +181,11 @@ class PeerUnresponsiveDetector(Detector):
 
 @dataclass(frozen=True)
 class _Retransmissions:
-    """The loss-evidence retransmissions (fast or timeout, with payload) of every half,
-    found with whole-array operations once per capture instead of once per half: in packet
-    order (so grouped by half), their ``fast`` flag, ``frame`` and ``size``; and per half
-    the ``bounds`` of its run in those lists, ``nfast``, ``episodes`` (distinct ACK points
-    the peer stood at) and ``longest`` wait before one."""
+    """The loss-evidence retransmissions (fast or timeout, not D-SACKed, with payload) of
+    every half, found with whole-array operations once per capture instead of once per
+    half: in packet order (so grouped by half), their ``fast`` flag, ``frame`` and
+    ``size``; and per half the ``bounds`` of its run in those lists, ``nfast``,
+    ``episodes`` (distinct ACK points the peer stood at) and ``longest`` wait before one."""
 
     fast: list[bool]
     frame: list[int]
@@ -195,7 +198,7 @@ class _Retransmissions:
     @classmethod
     def of(cls, ctx: Context) -> _Retransmissions:
         p, nh = ctx.ct.p, ctx.ct.n_half
-        ridx = np.flatnonzero((p["fast"] | p["timeout"]) & (p["payload_len"] > 0))
+        ridx = np.flatnonzero((p["fast"] | p["timeout"]) & ~p["dsacked"] & (p["payload_len"] > 0))
         rh = p["half"][ridx]
         fast = p["fast"][ridx]
         bounds = np.searchsorted(rh, np.arange(nh + 1))

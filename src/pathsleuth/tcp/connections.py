@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pathsleuth.capture.table import PacketTable, Status, TcpFlag
-from pathsleuth.tcp.columns import is_tcp
+from pathsleuth.tcp.columns import DERIVED_DTYPES, derived, is_tcp
 from pathsleuth.tcp.flows import Flows, number_flows
 from pathsleuth.tcp.groups import (
     I64,
@@ -168,6 +168,20 @@ class ConnectionTable:
         src = [by_half(a, b) for a, b in zip(cli, srv, strict=True)]
         dst = [by_half(b, a) for a, b in zip(cli, srv, strict=True)]
         return src[0], src[1], src[2], dst[0], dst[1], dst[2]
+
+    def source_column(self, name: str) -> Arr:
+        """A column of the source table, indexed by ``p["row"]`` rather than gathered into
+        connection order (for columns read at few packets). A derived column
+        (`tcp.columns.DERIVED_DTYPES`) is made for the whole table if it was not cut."""
+        cols = self.table.columns
+        out: Arr = cols[name] if name in cols or name not in DERIVED_DTYPES else self._made[name]
+        return out
+
+    @functools.cached_property
+    def _made(self) -> dict[str, Arr]:
+        """The derived columns of a table that was not cut (made once, kept here: the
+        caller's table is left as it was)."""
+        return derived(self.table)
 
     def frames(self, idx: Any) -> Arr:
         """Capture frame numbers of packets `idx` (read through ``row``: no whole

@@ -4,7 +4,8 @@
 ``ct.h`` (half = one direction of one connection). One numba pass per connection over its
 (half, capture order)-sorted packets computes them all (`_sender` walks each half's own
 stream, `_exchange` merges the two halves in capture order, `_acknowledged` finds each
-transmission's ACK, `_tally` counts); on large captures two connection ranges run at once.
+transmission's ACK, `_dsacked` reads the peer's D-SACKs, `_tally` counts); on large
+captures two connection ranges run at once.
 `tests/tcp/directions_reference.py` keeps the whole-array NumPy formulation it replaced as
 the oracle of a differential test. Definitions:
 
@@ -17,9 +18,14 @@ the oracle of a differential test. Definitions:
   missed), which the capture cannot prove was sent twice. Keep-alives (0/1 byte at
   ``prev_max_end - 1``) are neither.
 - a retransmission is *fast* when the peer sent at least `FAST_RETRANS_DUPACKS` duplicate
-  ACKs since the previous transmission of those bytes, *timeout* when it came at least
-  `RTO_MIN_NS` later without them, otherwise *early* (tail-loss probe, resegmentation);
-  *spurious* when the peer had already acknowledged all of it.
+  ACKs since the previous transmission of those bytes, or when the peer's last packet
+  before it, sent after that transmission, SACKs bytes beyond its end while its ACK is
+  below it (SACK-based recovery, RFC 6675, or RACK, RFC 8985: Linux repairs a hole after
+  one duplicate ACK); *timeout* when it came at least `RTO_MIN_NS` later without either,
+  otherwise *early* (tail-loss probe, resegmentation); *spurious* when the peer had
+  already acknowledged all of it, or when a later D-SACK block of the peer reports all its
+  bytes as received twice and no other resend of them came in between (*dsacked*, RFC
+  2883/3708).
 - a transmission is *acknowledged* when a later ACK from the peer covers its end before
   the same bytes are sent again; *acknowledged clean* when, besides, no resend overlapping
   its bytes came before that ACK (Karn: the ACK cannot be for a copy);
@@ -105,6 +111,7 @@ P_BOOL = (
     "timeout",
     "early",
     "spurious",
+    "dsacked",
     "dupack",
     "acked",
     "acked_clean",
@@ -163,6 +170,7 @@ _PME, _PCB, _ELAPSED, _ACKPOS, _WIRE = (P_INT.index(k) for k in P_INT)
     _TIMEOUT,
     _EARLY,
     _SPUR,
+    _DSACKED,
     _DUPACK,
     _ACKED,
     _CLEAN,
@@ -327,7 +335,7 @@ def _exchange(conn: Any, cs: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, s: A
     """Both halves of one connection merged in capture order: each packet's view of the
     peer (its last packet before it), duplicate ACKs, and how each resend was triggered."""
     row, _ts, flags, _rel, end, payload, ackf, rel_ack = c
-    window = x[0]
+    window, sack = x[0], x[6]
     mxi, acc, dcum, pred, prev_tx, cumack = s[0], s[1], s[2], s[3], s[14], s[15]
     g0 = 2 * conn
     i0, e0 = k[0][g0], k[1][g0]
@@ -367,6 +375,10 @@ def _exchange(conn: Any, cs: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, s: A
             pp = pred[ptx - cs]
             dups = (dcum[pr - cs] if pr >= 0 else 0) - (dcum[pp - cs] if pp >= 0 else 0)
             fast = dups >= FAST_RETRANS_DUPACKS
+            if not fast and pr >= 0 and pr != pp and ackf[pr] and sack[row[pr]] > 0:
+                # the peer's latest packet, newer than the previous transmission, holds
+                # bytes beyond this segment's end but not the segment (SACK recovery)
+                fast = rel_ack[pr] < end[i] <= rel_ack[pr] + np.int64(sack[row[pr]])
             timeout = not fast and pi[_ELAPSED, i] >= RTO_MIN_NS
             early = not fast and not timeout
             spurious = pcb >= end[i]
@@ -434,10 +446,53 @@ def _acknowledged(g: Any, cs: Any, c: Any, k: Any, pi: Any, pb: Any, s: Any, rou
 
 
 @numba.njit(cache=True)
+def _dsacked(g: Any, cs: Any, c: Any, x: Any, k: Any, pb: Any, s: Any, rounds: int) -> None:
+    """Retransmissions of a half that a D-SACK block of the peer reports as a copy it
+    already had (RFC 2883; RFC 3708 detects spurious retransmissions this way): the first
+    block sent after the resend that holds all its bytes, with no other resend of any of
+    them in between (a D-SACK says bytes arrived twice, not which copy was the extra one:
+    the last one sent is taken). They are spurious too. At most `rounds` blocks and resends
+    are looked at per resend."""
+    row, _ts, _flags, rel, end, _payload, ackf, rel_ack = c
+    dlo, dhi = x[7], x[8]
+    nxt, brow, blo, bhi = s[11], s[16], s[17], s[18]
+    start, stop = k[0][g], k[1][g]
+    nb = 0
+    for j in range(k[0][g ^ 1], k[1][g ^ 1]):  # the peer's D-SACK blocks, in this half's space
+        r = row[j]
+        if ackf[j] and dhi[r] > dlo[r]:
+            brow[nb] = r
+            blo[nb] = rel_ack[j] + dlo[r]
+            bhi[nb] = rel_ack[j] + dhi[r]
+            nb += 1
+    for t in range(start, stop):
+        pb[_DSACKED, t] = False
+        if nb == 0 or not pb[_RETR, t] or end[t] <= rel[t]:
+            continue
+        q = bound(brow, 0, nb, row[t], True)  # the first block sent after it
+        last = min(nb, q + rounds)
+        while q < last and not (blo[q] <= rel[t] and end[t] <= bhi[q]):
+            q += 1
+        if q == last:
+            continue
+        # `nxt` (filled by `_acknowledged`): the next resend or gap fill in the half
+        j, seen, alone = nxt[t - cs], 0, True
+        while j < stop and row[j] < brow[q]:
+            if seen == rounds or (rel[j] < end[t] and end[j] > rel[t]):
+                alone = False
+                break
+            seen += 1
+            j = nxt[j - cs]
+        if alone:
+            pb[_DSACKED, t] = True
+            pb[_SPUR, t] = True
+
+
+@numba.njit(cache=True)
 def _tally(g: Any, c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any) -> None:
     """A half's on-wire segment sizes (TSO/GSO), zero windows, and its counters."""
     _row, ts, flags, rel, end, payload, ackf, rel_ack = c
-    window, ttl, ip_len, tcp_hdr_len, df, mss = x
+    window, ttl, ip_len, tcp_hdr_len, df, mss, _sack, _dlo, _dhi = x
     start, stop = k[0][g], k[1][g]
     peer_mss: Any = np.int64(mss[g ^ 1])
     # hc starts zeroed (`_H_REPEATS` already filled by `_sender`); the other defaults:
@@ -558,6 +613,9 @@ def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int, lo: in
         np.empty(m, np.int64),  # 13 the peer's ACKs' rows
         np.empty(m, np.int64),  # 14 previous transmission a resend repeats (prev_tx)
         np.empty(m, np.int64),  # 15 cumulative ACK of the half so far (cumack)
+        np.empty(m, np.int64),  # 16 the peer's D-SACK blocks: rows
+        np.empty(m, np.int64),  # 17 ... their left edges (relative)
+        np.empty(m, np.int64),  # 18 ... their right edges
     )
     for conn in range(lo, hi):
         g = 2 * conn
@@ -567,6 +625,7 @@ def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int, lo: in
         _exchange(conn, cs, c, x, k, pi, pb, s)
         for d in range(2):
             _acknowledged(g + d, cs, c, k, pi, pb, s, rounds)
+            _dsacked(g + d, cs, c, x, k, pb, s, rounds)
             _tally(g + d, c, x, k, pi, pb, hc)
 
 
@@ -581,7 +640,9 @@ def analyse_directions(ct: ConnectionTable) -> None:
     hc = np.zeros((len(H_INT), nh), np.int64)
     cols = ("row", "ts_ns", "flags", "rel_seq", "end", "payload_len", "ackf", "rel_ack")
     c = tuple(p[k] for k in cols)
-    x = (p["window"], p["ttl"], p["ip_len"], p["tcp_hdr_len"], p["df"], h["mss"])
+    # the SACK columns are read at few packets, through ``row``: not gathered
+    sack = (ct.source_column(k) for k in ("sack_above", "dsack_lo", "dsack_hi"))
+    x = (p["window"], p["ttl"], p["ip_len"], p["tcp_hdr_len"], p["df"], h["mss"], *sack)
     k = (h["start"], h["end"])
     on_ranges(
         connection_ranges(h["start"], ct.n_conn, n), _walk, c, x, k, pi, pb, hc, MAX_KARN_ROUNDS
