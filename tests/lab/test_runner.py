@@ -194,7 +194,7 @@ def test_loss_ground_truth(lab_run: RunFn) -> None:
         "tcp.analysis.retransmission || tcp.analysis.fast_retransmission",
         "frame.number",
     )
-    assert retrans, "random loss causes retransmissions"
+    assert retrans, "the dropped packets are resent"
     assert max(ln for *_x, ln in _client_data(run)) == 1500
 
 

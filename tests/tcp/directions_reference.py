@@ -336,6 +336,7 @@ def analyse_directions(ct: ConnectionTable) -> None:
     hi = rel_ack + ct.source_column("dsack_hi")[row].astype(np.int64)
     blocks = np.flatnonzero(ackf & (hi > lo))
     dsacked = np.zeros(n, dtype=bool)
+    redundant = np.zeros(n, dtype=bool)  # D-SACKed, and an earlier resend overlapped it
     resends = np.flatnonzero(retrans | gapfill)
     for t in np.flatnonzero(retrans & seqspace):
         later = blocks[(half[blocks] == (half[t] ^ 1)) & (row[blocks] > row[t])]
@@ -346,6 +347,10 @@ def analyse_directions(ct: ConnectionTable) -> None:
         between = resends[(half[resends] == half[t]) & (row[resends] > row[t])]
         between = between[row[between] < first]
         dsacked[t] = not np.any((rel[between] < end[t]) & (end[between] > rel[t]))
+        earlier = resends[(half[resends] == half[t]) & (row[resends] < row[t])]
+        redundant[t] = dsacked[t] and bool(
+            np.any((rel[earlier] < end[t]) & (end[earlier] > rel[t]))
+        )
     spurious = spurious | dsacked
 
     # --- on-wire size, TSO/GSO ---------------------------------------------------------
@@ -371,6 +376,7 @@ def analyse_directions(ct: ConnectionTable) -> None:
         early=early,
         spurious=spurious,
         dsacked=dsacked,
+        redundant=redundant,
         gapfill=gapfill,
         hole=jump,
         dupack=dupack,

@@ -131,6 +131,8 @@ def test_a_resend_a_later_d_sack_reports_as_a_duplicate_is_spurious() -> None:
     assert _flag_frames(ct, "early") == [_frame_of(t, early)]
     assert _flag_frames(ct, "dsacked") == [_frame_of(t, fast)]
     assert _flag_frames(ct, "spurious") == [_frame_of(t, fast)]
+    # and redundant: the early resend had carried the same bytes before it
+    assert _flag_frames(ct, "redundant") == [_frame_of(t, fast)]
     assert int(ct.h["spurious_retrans"][0]) == 1
 
 

@@ -9,9 +9,11 @@
   claim). Warning when a retransmission timeout fired or loss repeated, info for a single
   fast retransmission. Not loss evidence: "early" retransmissions (no duplicate ACKs or
   SACK blocks beyond them, within the minimum RTO, e.g. resegmentation or tail-loss
-  probes), and resends the peer reports back by D-SACK as copies it already had (the data
-  got there; the resend was redundant). A resend of bytes the peer had acknowledged does
-  count: that ACK never reached the sender (lost beyond the capture point, or late).
+  probes), and redundant resends: the peer reports them back by D-SACK as copies it
+  already had, and an earlier resend had carried the same bytes (the sender repaired one
+  hole twice). A resend of bytes whose original got through (acknowledged, or D-SACKed
+  with no resend before it) does count: the ACK never reached the sender (lost, beyond
+  the capture point or before it, or late).
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ class PeerUnresponsiveDetector(Detector):
 
 @dataclass(frozen=True)
 class _Retransmissions:
-    """The loss-evidence retransmissions (fast or timeout, not D-SACKed, with payload) of
+    """The loss-evidence retransmissions (fast or timeout, not redundant, with payload) of
     every half, found with whole-array operations once per capture instead of once per
     half: in packet order (so grouped by half), their ``fast`` flag, ``frame`` and
     ``size``; and per half the ``bounds`` of its run in those lists, ``nfast``,
@@ -198,7 +200,7 @@ class _Retransmissions:
     @classmethod
     def of(cls, ctx: Context) -> _Retransmissions:
         p, nh = ctx.ct.p, ctx.ct.n_half
-        ridx = np.flatnonzero((p["fast"] | p["timeout"]) & ~p["dsacked"] & (p["payload_len"] > 0))
+        ridx = np.flatnonzero((p["fast"] | p["timeout"]) & ~p["redundant"] & (p["payload_len"] > 0))
         rh = p["half"][ridx]
         fast = p["fast"][ridx]
         bounds = np.searchsorted(rh, np.arange(nh + 1))

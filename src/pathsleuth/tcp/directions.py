@@ -25,7 +25,7 @@ the oracle of a differential test. Definitions:
   otherwise *early* (tail-loss probe, resegmentation); *spurious* when the peer had
   already acknowledged all of it, or when a later D-SACK block of the peer reports all its
   bytes as received twice and no other resend of them came in between (*dsacked*, RFC
-  2883/3708).
+  2883/3708); *redundant* when, besides, an earlier resend had carried some of them.
 - a transmission is *acknowledged* when a later ACK from the peer covers its end before
   the same bytes are sent again; *acknowledged clean* when, besides, no resend overlapping
   its bytes came before that ACK (Karn: the ACK cannot be for a copy);
@@ -112,6 +112,7 @@ P_BOOL = (
     "early",
     "spurious",
     "dsacked",
+    "redundant",
     "dupack",
     "acked",
     "acked_clean",
@@ -171,6 +172,7 @@ _PME, _PCB, _ELAPSED, _ACKPOS, _WIRE = (P_INT.index(k) for k in P_INT)
     _EARLY,
     _SPUR,
     _DSACKED,
+    _REDUNDANT,
     _DUPACK,
     _ACKED,
     _CLEAN,
@@ -451,12 +453,20 @@ def _dsacked(g: Any, cs: Any, c: Any, x: Any, k: Any, pb: Any, s: Any, rounds: i
     already had (RFC 2883; RFC 3708 detects spurious retransmissions this way): the first
     block sent after the resend that holds all its bytes, with no other resend of any of
     them in between (a D-SACK says bytes arrived twice, not which copy was the extra one:
-    the last one sent is taken). They are spurious too. At most `rounds` blocks and resends
-    are looked at per resend."""
+    the last one sent is taken). They are spurious too; *redundant* when besides an earlier
+    resend had carried some of the same bytes (the sender repaired one hole twice), rather
+    than the original only (then the original got there and the ACK for it did not reach
+    the sender, or came late). At most `rounds` blocks and resends are looked at per
+    resend."""
     row, _ts, _flags, rel, end, _payload, ackf, rel_ack = c
     dlo, dhi = x[7], x[8]
-    nxt, brow, blo, bhi = s[11], s[16], s[17], s[18]
+    nxt, brow, blo, bhi, prv = s[11], s[16], s[17], s[18], s[19]
     start, stop = k[0][g], k[1][g]
+    before = -1
+    for t in range(start, stop):  # the resend or gap fill before each packet of the half
+        prv[t - cs] = before
+        if pb[_RETR, t] or pb[_GAP, t]:
+            before = t
     nb = 0
     for j in range(k[0][g ^ 1], k[1][g ^ 1]):  # the peer's D-SACK blocks, in this half's space
         r = row[j]
@@ -467,6 +477,7 @@ def _dsacked(g: Any, cs: Any, c: Any, x: Any, k: Any, pb: Any, s: Any, rounds: i
             nb += 1
     for t in range(start, stop):
         pb[_DSACKED, t] = False
+        pb[_REDUNDANT, t] = False
         if nb == 0 or not pb[_RETR, t] or end[t] <= rel[t]:
             continue
         q = bound(brow, 0, nb, row[t], True)  # the first block sent after it
@@ -483,9 +494,17 @@ def _dsacked(g: Any, cs: Any, c: Any, x: Any, k: Any, pb: Any, s: Any, rounds: i
                 break
             seen += 1
             j = nxt[j - cs]
-        if alone:
-            pb[_DSACKED, t] = True
-            pb[_SPUR, t] = True
+        if not alone:
+            continue
+        pb[_DSACKED, t] = True
+        pb[_SPUR, t] = True
+        j, seen = prv[t - cs], 0
+        while j >= 0 and seen < rounds:
+            if rel[j] < end[t] and end[j] > rel[t]:
+                pb[_REDUNDANT, t] = True
+                break
+            seen += 1
+            j = prv[j - cs]
 
 
 @numba.njit(cache=True)
@@ -616,6 +635,7 @@ def _walk(c: Any, x: Any, k: Any, pi: Any, pb: Any, hc: Any, rounds: int, lo: in
         np.empty(m, np.int64),  # 16 the peer's D-SACK blocks: rows
         np.empty(m, np.int64),  # 17 ... their left edges (relative)
         np.empty(m, np.int64),  # 18 ... their right edges
+        np.empty(m, np.int64),  # 19 previous resend or gap fill in the half
     )
     for conn in range(lo, hi):
         g = 2 * conn
