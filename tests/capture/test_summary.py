@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +13,7 @@ from pathsleuth.capture.dissect import dissect
 from pathsleuth.capture.records import RecordBatch
 from pathsleuth.capture.summary import SummaryBuilder
 from pathsleuth.capture.table import PacketTable
+from tcp.tables import make_table
 
 HOSTS = ["192.0.2.1", "192.0.2.2", "198.51.100.7", "2001:db8::1", "2001:db8::2"]
 
@@ -91,3 +94,28 @@ def test_flow_set_grows_past_its_first_size() -> None:
     s = b.finish(None)
     assert s.tcp_flows == 5000
     assert s.first_ts_ns == 0 and s.last_ts_ns == 699  # from_frames counts per chunk
+
+
+_V4 = st.one_of(st.integers(0, 3), st.integers(0, (1 << 32) - 1))
+_PORT = st.one_of(st.integers(0, 3), st.integers(0, 65535))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_V4, _PORT, _V4, _PORT), min_size=1, max_size=300))
+def test_ipv4_flows_are_counted_exactly(tuples: list[tuple[int, int, int, int]]) -> None:
+    """The fold's endpoint key is injective on IPv4 (address, port), so the count of
+    direction-free flows is exact, also for neighbouring addresses and ports."""
+    rows = [
+        dict(
+            ip_version=4,
+            proto=6,
+            src=str(ipaddress.IPv4Address(a)),
+            sport=p,
+            dst=str(ipaddress.IPv4Address(b)),
+            dport=q,
+        )
+        for a, p, b, q in tuples
+    ]
+    s = SummaryBuilder("x")
+    s.add(make_table(rows))
+    assert s.finish(None).tcp_flows == len({frozenset([(a, p), (b, q)]) for a, p, b, q in tuples})
