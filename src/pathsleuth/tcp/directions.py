@@ -462,11 +462,9 @@ def _dsacked(g: Any, cs: Any, c: Any, x: Any, k: Any, pb: Any, s: Any, rounds: i
     dlo, dhi = x[7], x[8]
     nxt, brow, blo, bhi, prv = s[11], s[16], s[17], s[18], s[19]
     start, stop = k[0][g], k[1][g]
-    before = -1
-    for t in range(start, stop):  # the resend or gap fill before each packet of the half
-        prv[t - cs] = before
-        if pb[_RETR, t] or pb[_GAP, t]:
-            before = t
+    for t in range(start, stop):
+        pb[_DSACKED, t] = False
+        pb[_REDUNDANT, t] = False
     nb = 0
     for j in range(k[0][g ^ 1], k[1][g ^ 1]):  # the peer's D-SACK blocks, in this half's space
         r = row[j]
@@ -475,10 +473,15 @@ def _dsacked(g: Any, cs: Any, c: Any, x: Any, k: Any, pb: Any, s: Any, rounds: i
             blo[nb] = rel_ack[j] + dlo[r]
             bhi[nb] = rel_ack[j] + dhi[r]
             nb += 1
+    if nb == 0:  # the common case: nothing more to do for this half
+        return
+    before = -1
+    for t in range(start, stop):  # the resend or gap fill before each packet of the half
+        prv[t - cs] = before
+        if pb[_RETR, t] or pb[_GAP, t]:
+            before = t
     for t in range(start, stop):
-        pb[_DSACKED, t] = False
-        pb[_REDUNDANT, t] = False
-        if nb == 0 or not pb[_RETR, t] or end[t] <= rel[t]:
+        if not pb[_RETR, t] or end[t] <= rel[t]:
             continue
         q = bound(brow, 0, nb, row[t], True)  # the first block sent after it
         last = min(nb, q + rounds)
