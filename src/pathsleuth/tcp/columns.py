@@ -144,13 +144,11 @@ DERIVED_SOURCES: tuple[str, ...] = ("ack", "sack_count", "sack_left", "sack_righ
 
 
 def derived(
-    table: Mapping[str, npt.NDArray[Any]] | PacketTable, rows: npt.NDArray[Any] | None = None
+    table: PacketTable, keep: npt.NDArray[np.bool_] | None = None
 ) -> dict[str, npt.NDArray[Any]]:
-    """The derived columns (`DERIVED_DTYPES`) of a table's rows: all, those where `rows`
-    is True (a mask), or those `rows` lists (indices)."""
-    cols = table.columns if isinstance(table, PacketTable) else table
-    idx = rows if rows is None or rows.dtype != np.bool_ else np.flatnonzero(rows)
-    return sack_columns(cols, idx)
+    """The derived columns (`DERIVED_DTYPES`) of `table`'s rows (those where `keep` is
+    True, when given)."""
+    return sack_columns(table.columns, None if keep is None else np.flatnonzero(keep))
 
 
 def is_tcp(table: PacketTable) -> npt.NDArray[np.bool_]:
