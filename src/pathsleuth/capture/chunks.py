@@ -12,7 +12,7 @@ walking are raised only after the frames before them have been yielded.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -103,6 +103,8 @@ class ChunkedReader:
         self._ts = np.zeros(cap, np.int64)
         self._iface = np.zeros(cap, np.uint16)
         self._lt = np.zeros(cap, np.uint16)
+        #: the second scratch set `batches(recycle=True)` alternates with (`_swap_scratch`)
+        self._other: tuple[npt.NDArray[Any], ...] | None = None
         self._n = 0
         #: 1-based number of the first frame in the scratch arrays
         self._frame = 1
@@ -143,16 +145,26 @@ class ChunkedReader:
             pos += got
         return pos
 
-    def _flush(self, buf: npt.NDArray[np.uint8], base: int) -> RecordBatch:
+    def _flush(self, buf: npt.NDArray[np.uint8], base: int, recycle: bool) -> RecordBatch:
+        """The scratch arrays' frames as a batch. Copies them, unless `recycle`: then the
+        batch takes views of this scratch set and the walk goes on in the other one (so a
+        batch's arrays live as long as its buffer does; see `batches`)."""
         n = self._n
+        if recycle:
+            off, cap, wire = self._off[:n], self._cap[:n], self._wire[:n]
+            ts, iface, lt = self._ts[:n], self._iface[:n], self._lt[:n]
+            self._swap_scratch()
+        else:
+            off, cap, wire = self._off[:n].copy(), self._cap[:n].copy(), self._wire[:n].copy()
+            ts, iface, lt = self._ts[:n].copy(), self._iface[:n].copy(), self._lt[:n].copy()
         batch = RecordBatch(
             buf=buf,
-            data_offset=self._off[:n].copy(),
-            cap_len=self._cap[:n].copy(),
-            wire_len=self._wire[:n].copy(),
-            ts_ns=self._ts[:n].copy(),
-            iface=self._iface[:n].copy(),
-            linktype=self._lt[:n].copy(),
+            data_offset=off,
+            cap_len=cap,
+            wire_len=wire,
+            ts_ns=ts,
+            iface=iface,
+            linktype=lt,
             frame=np.arange(self._frame, self._frame + n, dtype=np.uint64),
             file_offset=self._rec[:n] + np.int64(base),
         )
@@ -160,13 +172,31 @@ class ChunkedReader:
         self._n = 0
         return batch
 
+    def _swap_scratch(self) -> None:
+        """Walk on in the other scratch set, made on first use as a copy of this one (a
+        format reader may have filled a column once for all frames, as pcap's link type)."""
+        mine = (self._off, self._rec, self._cap, self._wire, self._ts, self._iface, self._lt)
+        if self._other is None:
+            self._other = tuple(a.copy() for a in mine)
+        (
+            self._off,
+            self._rec,
+            self._cap,
+            self._wire,
+            self._ts,
+            self._iface,
+            self._lt,
+        ) = self._other
+        self._other = mine
+
     def batches(self, *, recycle: bool = False) -> Iterator[RecordBatch]:
         """Stream the capture as batches; raises `BadInput` after the last good frame.
 
-        With `recycle`, two chunk buffers take turns instead of a fresh one per chunk
-        (no page faults on new memory, the buffer stays in cache): a batch's `buf` is then
-        valid only until the next batch after it is taken. For consumers that finish with
-        each batch before asking for the next one, as `Capture.tables` does.
+        With `recycle`, two chunk buffers and two sets of per-frame arrays take turns
+        instead of fresh ones per chunk (no page faults on new memory, no copies, the
+        buffer stays in cache): a batch's `buf` and arrays are then valid only until the
+        next batch after it is taken. For consumers that finish with each batch before
+        asking for the next one, as `Capture.tables` does.
         """
         if self._started:
             raise RuntimeError("a capture stream can be read only once")
@@ -184,7 +214,7 @@ class ChunkedReader:
             while True:
                 pos, need, full = self._walk(buf, pos, end, base)
                 if self._n:
-                    yield self._flush(buf, base)
+                    yield self._flush(buf, base, recycle)
                 if self._error is not None:
                     raise self._error
                 if not full:
