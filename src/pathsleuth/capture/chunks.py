@@ -173,11 +173,14 @@ class ChunkedReader:
         return batch
 
     def _swap_scratch(self) -> None:
-        """Walk on in the other scratch set, made on first use as a copy of this one (a
-        format reader may have filled a column once for all frames, as pcap's link type)."""
+        """Walk on in the other scratch set, made on first use. The walks write offsets,
+        lengths and timestamps for every frame, so those start as zeros (untouched pages);
+        interface and link type are copied: pcap fills its one link type once, for all
+        frames, and leaves the interface at 0."""
         mine = (self._off, self._rec, self._cap, self._wire, self._ts, self._iface, self._lt)
         if self._other is None:
-            self._other = tuple(a.copy() for a in mine)
+            fresh = tuple(np.zeros_like(a) for a in mine[:5])
+            self._other = (*fresh, self._iface.copy(), self._lt.copy())
         (
             self._off,
             self._rec,
