@@ -18,7 +18,12 @@ import atheris
 # atheris rewrites the bytecode of everything it instruments, which numba's compiler
 # cannot read: leave the modules holding @njit kernels out, then instrument the readers'
 # Python methods one by one
-_KERNEL_MODULES = ["pathsleuth.capture.pcap", "pathsleuth.capture.pcapng"]
+_KERNEL_MODULES = [
+    "pathsleuth.capture.pcap",
+    "pathsleuth.capture.pcapng",
+    "pathsleuth.capture.dissect",  # the readers' `tables` dissect as they walk
+    "pathsleuth.capture.jit",
+]
 with atheris.instrument_imports(exclude=_KERNEL_MODULES):
     from pathsleuth.capture.formats import open_reader
     from pathsleuth.capture.pcap import MAGIC_MODIFIED, MAGIC_NSEC, MAGIC_USEC
@@ -40,14 +45,26 @@ for _cls in (pcap.PcapReader, pcapng.PcapngReader):
 
 
 def drain(data: bytes, chunk_bytes: int) -> None:
+    frames = 0
     try:
         reader = open_reader(io.BytesIO(data), "fuzz.pcap", chunk_bytes=chunk_bytes)
         for batch in reader.batches():
             ends = batch.data_offset + batch.cap_len
             assert len(batch) == 0 or int(ends.max()) <= len(batch.buf)
             assert len(batch) == 0 or int(batch.data_offset.min()) >= 0
+            frames += len(batch)
     except BadInput:
         pass
+    # the single pass that walks and dissects together (pcap's `tables`): same frames
+    dissected = 0
+    try:
+        reader = open_reader(io.BytesIO(data), "fuzz.pcap", chunk_bytes=chunk_bytes)
+        for table in reader.tables():
+            assert int(table.frame[0]) == dissected + 1  # numbered on from the last table
+            dissected += len(table)
+    except BadInput:
+        pass
+    assert dissected == frames
 
 
 def TestOneInput(data: bytes) -> None:

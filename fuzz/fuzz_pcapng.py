@@ -18,7 +18,12 @@ import atheris
 # atheris rewrites the bytecode of everything it instruments, which numba's compiler
 # cannot read: leave the modules holding @njit kernels out, then instrument the readers'
 # Python methods one by one
-_KERNEL_MODULES = ["pathsleuth.capture.pcap", "pathsleuth.capture.pcapng"]
+_KERNEL_MODULES = [
+    "pathsleuth.capture.pcap",
+    "pathsleuth.capture.pcapng",
+    "pathsleuth.capture.dissect",  # the readers' `tables` dissect as they walk
+    "pathsleuth.capture.jit",
+]
 with atheris.instrument_imports(exclude=_KERNEL_MODULES):
     from pathsleuth.capture.formats import open_reader
     from pathsleuth.capture.pcapng import BYTE_ORDER_MAGIC, IDB, SHB

@@ -334,13 +334,17 @@ def test_kernels_infer_no_float_variables() -> None:
     s = summary.SummaryBuilder("x")
     calls = [
         (D._ip, (b, 0, len(pkt), len(pkt), 4, False, o, False)),
-        (D._quote, (b, 0, len(pkt), o, *D._new_blocks(1)[:4], 0)),
-        (D._walk, tuple(D._walk_args(batch, D._new_blocks(1)))),
+        (D._quote, (b, 0, len(pkt), o, *D.new_blocks(1)[:4], 0)),
+        (D._walk, tuple(D._walk_args(batch, D.new_blocks(1)))),
         (
             pcap._walk_records,
             (b, 0, 0, False, 16, 1000, 1, *(np.zeros(1, t) for t in (i64, i64, u32, u32, i64)), 0),
         ),
         (summary._fold, tuple(s._fold_args(table))),
+        (
+            pcap._dissect_records,
+            (b, 0, 0, False, 16, 1000, 1, 1, 1, D.AF6, *D.new_blocks(1), *D.scratch()),
+        ),
     ]
     for kernel, args in calls:
         fresh = numba.njit(kernel.py_func)

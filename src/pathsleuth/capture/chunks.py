@@ -4,7 +4,8 @@
 possibly decompressing) stream into NumPy buffers of about `chunk_bytes`, let a format's
 `_walk` locate every complete record in the buffer (a numba kernel writes per-frame
 offsets, lengths and timestamps into scratch arrays), hand the result on as `RecordBatch`es
-that own their buffer, and carry the incomplete tail into the next buffer. A record larger
+that own their buffer (or, through `tables`, as dissected `PacketTable`s), and carry the
+incomplete tail into the next buffer. A record larger
 than a chunk grows the next buffer to fit it, up to `MAX_RECORD_BYTES`. Errors found while
 walking are raised only after the frames before them have been yielded.
 """
@@ -12,12 +13,14 @@ walking are raised only after the frames before them have been yielded.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from pathsleuth.capture.dissect import dissect
 from pathsleuth.capture.records import CaptureInfo, RecordBatch
+from pathsleuth.capture.table import PacketTable
 from pathsleuth.errors import BadInput
 
 #: default read size; big enough that per-chunk Python overhead is small (~1k chunks per
@@ -46,11 +49,18 @@ class ByteStream(Protocol):
 
 
 class CaptureReader(Protocol):
-    """What `formats.open_reader` returns: streaming batches plus file-level facts."""
+    """What `formats.open_reader` returns: streaming batches or tables, and file facts."""
 
     info: CaptureInfo
 
     def batches(self, *, recycle: bool = False) -> Iterator[RecordBatch]: ...
+
+    def tables(self, name: str = "") -> Iterator[PacketTable]: ...
+
+
+_T = TypeVar("_T")
+#: what a chunk-loop step returns: (position, bytes needed, scratch full, item or None)
+_Step = tuple[int, int, bool, _T | None]
 
 
 def read_prefix(stream: ByteStream, n: int) -> bytes:
@@ -201,6 +211,24 @@ class ChunkedReader:
         next batch after it is taken. For consumers that finish with each batch before
         asking for the next one, as `Capture.tables` does.
         """
+
+        def step(buf: npt.NDArray[np.uint8], pos: int, end: int, base: int) -> _Step[RecordBatch]:
+            pos, need, full = self._walk(buf, pos, end, base)
+            return pos, need, full, self._flush(buf, base, recycle) if self._n else None
+
+        return self._run(step, recycle)
+
+    def tables(self, name: str = "") -> Iterator[PacketTable]:
+        """The capture as dissected `PacketTable`s, one per batch (`batches(recycle=True)`
+        then `dissect`); the tables own their columns. A format may override this with a
+        single pass that walks its records and dissects them together (`PcapReader`)."""
+        for batch in self.batches(recycle=True):
+            yield dissect(batch, name=name)
+
+    def _run(self, step: Callable[..., _Step[_T]], recycle: bool) -> Iterator[_T]:
+        """The chunk loop: `step(buf, pos, end, base)` takes what it can from
+        `buf[pos:end]` and returns (pos, need, full, item); items that are not None are
+        yielded, and the incomplete tail goes on into the next buffer (see `batches`)."""
         if self._started:
             raise RuntimeError("a capture stream can be read only once")
         self._started = True
@@ -215,9 +243,9 @@ class ChunkedReader:
         spare: npt.NDArray[np.uint8] | None = None
         while True:
             while True:
-                pos, need, full = self._walk(buf, pos, end, base)
-                if self._n:
-                    yield self._flush(buf, base, recycle)
+                pos, need, full, item = step(buf, pos, end, base)
+                if item is not None:
+                    yield item
                 if self._error is not None:
                     raise self._error
                 if not full:

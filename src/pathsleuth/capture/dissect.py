@@ -75,7 +75,8 @@ OPT_EOL, OPT_NOP, OPT_MSS, OPT_WS, OPT_SACK_PERM, OPT_SACK, OPT_TS = 0, 1, 2, 3,
 #: NOP, NOP, timestamp kind and length: the aligned timestamp option's first word
 _NOP_NOP_TS = (OPT_NOP << 24) | (OPT_NOP << 16) | (OPT_TS << 8) | 10
 
-_AF6 = np.array(LT.AF_INET6_VALUES, dtype=np.int64)
+#: the NULL/LOOP address-family values that mean IPv6 (the kernels' `af6`)
+AF6 = np.array(LT.AF_INET6_VALUES, dtype=np.int64)
 
 
 @numba.njit(cache=True, inline="always")
@@ -355,6 +356,346 @@ def _addresses(b: Any, q: int, ver: int, u8: Any, i: int, k: int) -> None:
         u8[k + 3, i] = _be64(b, q + 32)
 
 
+@numba.njit(cache=True, inline="always")
+def clear_blocks(u1: Any, u2: Any, u4: Any, u8: Any, sack: Any) -> None:
+    """Every cell's default: 0, and 255 for "absent" window scale and ICMP type/code (one
+    memset per block is cheaper than clearing each row's cells, which lie a column apart)."""
+    u1[:] = 0
+    u2[:] = 0
+    u4[:] = 0
+    u8[:] = 0
+    sack[:] = 0
+    u1[B_WS] = 255
+    u1[B_ITYPE] = 255
+    u1[B_ICODE] = 255
+
+
+@numba.njit(cache=True, inline="always")
+def dissect_frame(
+    b: Any,
+    p: Any,
+    c: Any,
+    w: Any,
+    k: Any,
+    i: Any,
+    af6: Any,
+    u1: Any,
+    u2: Any,
+    u4: Any,
+    u8: Any,
+    sack: Any,
+    o: Any,
+    qo: Any,
+) -> None:
+    """Dissect the frame whose c captured bytes start at b[p] (wire length w, link type
+    k) into row i of the blocks: every cell but the record's own (frame, timestamp,
+    interface, link type, lengths), which the caller writes. Inlined into the kernels
+    (`_walk`, and `pcap._dissect_records`, which walks pcap records and dissects them in
+    one pass): they are compiled without reference counting, and so is it."""
+    end = p + c
+    wend = p + max(w, c)
+    st = 0
+    ver = 0
+    q = p
+    vlan = 0
+    mpls = 0
+    et = -1
+    clamp = False
+    # ---- link layer -------------------------------------------------------------
+    if k == LT.LINKTYPE_ETHERNET:
+        if p + 14 > end:
+            u1[B_STATUS, i] = _TRUNC
+            return
+        et = _be16(b, p + 12)
+        q = p + 14
+    elif k == LT.LINKTYPE_LINUX_SLL:
+        if p + 16 > end:
+            u1[B_STATUS, i] = _TRUNC
+            return
+        et = _be16(b, p + 14)
+        q = p + 16
+    elif k == LT.LINKTYPE_LINUX_SLL2:
+        if p + 20 > end:
+            u1[B_STATUS, i] = _TRUNC
+            return
+        et = _be16(b, p)
+        q = p + 20
+    elif k == LT.LINKTYPE_NULL or k == LT.LINKTYPE_LOOP:
+        if p + 4 > end:
+            u1[B_STATUS, i] = _TRUNC
+            return
+        be = _be32(b, p)
+        le = (
+            _byte(b, p) | (_byte(b, p + 1) << 8) | (_byte(b, p + 2) << 16) | (_byte(b, p + 3) << 24)
+        )
+        q = p + 4
+        if be == 2 or (k == LT.LINKTYPE_NULL and le == 2):
+            ver = 4
+        else:
+            for a in af6:
+                if be == a or (k == LT.LINKTYPE_NULL and le == a):
+                    ver = 6
+            if ver == 0:
+                u1[B_STATUS, i] = _NOTIP
+                return
+    elif k == LT.LINKTYPE_PPP or k == LT.LINKTYPE_PPP_HDLC:
+        q = p
+        if q + 2 <= end and b[q] == 0xFF and b[q + 1] == 0x03:
+            q += 2
+        if q + 1 > end:
+            u1[B_STATUS, i] = _TRUNC
+            return
+        if b[q] & 1:
+            proto = _byte(b, q)
+            q += 1
+        else:
+            if q + 2 > end:
+                u1[B_STATUS, i] = _TRUNC
+                return
+            proto = _be16(b, q)
+            q += 2
+        if proto == PPP_IPV4:
+            ver = 4
+        elif proto == PPP_IPV6:
+            ver = 6
+        else:
+            u1[B_STATUS, i] = _NOTIP
+            return
+    elif k == LT.LINKTYPE_RAW or k == LT.DLT_RAW_12 or k == LT.DLT_RAW_14:
+        if p + 1 > end:
+            u1[B_STATUS, i] = _TRUNC
+            return
+        ver = _byte(b, p) >> 4
+        if ver != 4 and ver != 6:
+            u1[B_STATUS, i] = _MALF
+            return
+    elif k == LT.LINKTYPE_IPV4:
+        ver = 4
+    elif k == LT.LINKTYPE_IPV6:
+        ver = 6
+    else:
+        u1[B_STATUS, i] = _UNSUP
+        return
+    # EtherType chain: VLAN tags, PPPoE session, MPLS
+    if et >= 0:
+        bad = False
+        for _v in range(MAX_VLAN_TAGS):
+            if et == ET_VLAN or et == ET_QINQ or et == ET_QINQ_OLD:
+                if q + 4 > end:
+                    bad = True
+                    break
+                et = _be16(b, q + 2)
+                q += 4
+                vlan += 1
+            else:
+                break
+        u1[B_VLAN, i] = vlan
+        if bad:
+            u1[B_STATUS, i] = _TRUNC
+            return
+        if et == ET_PPPOE_SESSION:
+            if q + 8 > end:
+                u1[B_STATUS, i] = _TRUNC
+                return
+            proto = _be16(b, q + 6)
+            # the PPPoE length (RFC 2516 section 4) bounds the IP packet: Ethernet
+            # padding after it is not IP payload (as Wireshark reads it)
+            wend = min(wend, q + 6 + _be16(b, q + 4))
+            clamp = True
+            q += 8
+            if proto == PPP_IPV4:
+                et = ET_IPV4
+            elif proto == PPP_IPV6:
+                et = ET_IPV6
+            elif proto == PPP_MPLS_UC or proto == PPP_MPLS_MC:
+                et = ET_MPLS_UC
+            else:
+                et = 0
+        if et == ET_MPLS_UC or et == ET_MPLS_MC:
+            et = 0
+            for _m in range(MAX_MPLS_LABELS):
+                if q + 4 > end:
+                    bad = True
+                    break
+                bos = b[q + 2] & 1
+                q += 4
+                mpls += 1
+                if bos:
+                    break
+            u1[B_MPLS, i] = mpls
+            if bad or q + 1 > end:
+                u1[B_STATUS, i] = _TRUNC
+                return
+            nib = _byte(b, q) >> 4
+            et = ET_IPV4 if nib == 4 else (ET_IPV6 if nib == 6 else 0)
+        if et == ET_IPV4:
+            ver = 4
+        elif et == ET_IPV6:
+            ver = 6
+        else:
+            u1[B_STATUS, i] = _NOTIP
+            return
+    # ---- network layer ----------------------------------------------------------
+    o[:] = 0
+    st |= _ip(b, q, end, wend, ver, clamp, o)
+    l3 = o[0]
+    hlen = o[2]
+    ver = int(o[1]) if hlen > 0 else 0
+    u1[B_TUN, i] = 1 if o[9] != 0 else 0
+    u4[D_IPLEN, i] = o[3]
+    u2[W_HLEN, i] = hlen
+    u2[W_FRAG, i] = o[6]
+    u1[B_MF, i] = 1 if o[7] != 0 else 0
+    # the fixed header's fields, when it was captured whole (a truncated tunnel can
+    # leave the inner header's version with the outer header's length)
+    if (ver == 4 and l3 + 20 > end) or (ver == 6 and l3 + 40 > end):
+        ver = 0
+    if ver != 0:
+        u1[B_VER, i] = ver
+        u2[W_L3, i] = l3 - p
+        u1[B_PROTO, i] = o[4]
+        _addresses(b, l3, ver, u8, i, Q_SRC_HI)
+        if ver == 4:
+            u1[B_TTL, i] = b[l3 + 8]
+            u1[B_DF, i] = (b[l3 + 6] >> 6) & 1
+            u4[D_IPID, i] = _be16(b, l3 + 4)
+        else:
+            u1[B_TTL, i] = b[l3 + 7]
+            u4[D_IPID, i] = o[8]
+    if st & (_TRUNC | _MALF | _LATER) or ver == 0:
+        u1[B_STATUS, i] = st
+        return
+    # ---- transport layer --------------------------------------------------------
+    l4 = o[5]
+    ip_payload = l3 + o[3] - l4
+    proto = o[4]
+    if ip_payload < 0:
+        u1[B_STATUS, i] = st | _MALF
+        return
+    if proto == P_TCP:  # RFC 9293 section 3.1
+        if l4 + 20 > end:
+            u1[B_STATUS, i] = st | (_TRUNC if ip_payload >= 20 else _MALF)
+            return
+        u2[W_SPORT, i] = _be16(b, l4)
+        u2[W_DPORT, i] = _be16(b, l4 + 2)
+        thl = (_byte(b, l4 + 12) >> 4) * 4
+        if thl < 20 or thl > ip_payload:
+            u1[B_STATUS, i] = st | _MALF
+            return
+        if l4 + thl > end:
+            u1[B_STATUS, i] = st | _TRUNC
+            return
+        # options
+        x = l4 + 20
+        oend = l4 + thl
+        mss = 0
+        ws = 255
+        sackp = 0
+        hasts = 0
+        tsval = 0
+        tsecr = 0
+        nsack = 0
+        if thl == 32 and _be32(b, x) == _NOP_NOP_TS:
+            # the layout nearly every stack sends after the handshake (RFC 7323
+            # appendix A): one compare instead of the option loop, as Linux's
+            # tcp_parse_aligned_timestamp does
+            hasts = 1
+            tsval = _be32(b, x + 4)
+            tsecr = _be32(b, x + 8)
+            x = oend
+        while x < oend:
+            kind = _byte(b, x)
+            if kind == OPT_EOL:
+                break
+            if kind == OPT_NOP:
+                x += 1
+                continue
+            if x + 2 > oend:
+                st |= _MALF
+                break
+            ln = _byte(b, x + 1)
+            if ln < 2 or x + ln > oend:
+                st |= _MALF
+                break
+            if kind == OPT_MSS and ln == 4:
+                mss = _be16(b, x + 2)
+            elif kind == OPT_WS and ln == 3:
+                ws = _byte(b, x + 2)
+            elif kind == OPT_SACK_PERM and ln == 2:
+                sackp = 1
+            elif kind == OPT_TS and ln == 10:
+                hasts = 1
+                tsval = _be32(b, x + 2)
+                tsecr = _be32(b, x + 6)
+            elif kind == OPT_SACK and ln >= 10 and (ln - 2) % 8 == 0:
+                nb = (ln - 2) // 8
+                for j in range(nb):
+                    if nsack < MAX_SACK_BLOCKS:
+                        sack[0, i, nsack] = _be32(b, x + 2 + 8 * j)
+                        sack[1, i, nsack] = _be32(b, x + 6 + 8 * j)
+                        nsack += 1
+            x += ln
+        if st & _MALF:
+            for j in range(nsack):
+                sack[0, i, j] = 0
+                sack[1, i, j] = 0
+            u1[B_STATUS, i] = st
+            return
+        u4[D_SEQ, i] = _be32(b, l4 + 4)
+        u4[D_ACK, i] = _be32(b, l4 + 8)
+        u2[W_FLAGS, i] = _be16(b, l4 + 12) & 0xFFF  # 9 flags + 3 reserved bits
+        u2[W_WIN, i] = _be16(b, l4 + 14)
+        u1[B_THL, i] = thl
+        u4[D_PAY, i] = ip_payload - thl
+        u2[W_MSS, i] = mss
+        u1[B_WS, i] = ws
+        u1[B_SACKP, i] = sackp
+        u1[B_HASTS, i] = hasts
+        u4[D_TSVAL, i] = tsval
+        u4[D_TSECR, i] = tsecr
+        u1[B_SACKN, i] = nsack
+        if l4 + ip_payload > end:
+            st |= _CUT
+        u1[B_STATUS, i] = st
+    elif proto == P_UDP:  # RFC 768
+        if l4 + 8 > end:
+            u1[B_STATUS, i] = st | (_TRUNC if ip_payload >= 8 else _MALF)
+            return
+        if ip_payload < 8:
+            u1[B_STATUS, i] = st | _MALF
+            return
+        u2[W_SPORT, i] = _be16(b, l4)
+        u2[W_DPORT, i] = _be16(b, l4 + 2)
+        u4[D_PAY, i] = ip_payload - 8
+        if l4 + ip_payload > end:
+            st |= _CUT
+        u1[B_STATUS, i] = st
+    elif proto == P_ICMP or proto == P_ICMPV6:  # RFC 792, RFC 4443
+        if l4 + 8 > end:
+            u1[B_STATUS, i] = st | (_TRUNC if ip_payload >= 8 else _MALF)
+            return
+        u4[D_PAY, i] = max(ip_payload - 8, 0)
+        t = _byte(b, l4)
+        code = _byte(b, l4 + 1)
+        u1[B_ITYPE, i] = t
+        u1[B_ICODE, i] = code
+        if proto == P_ICMP:
+            err = t == 3 or t == 4 or t == 5 or t == 11 or t == 12
+            if t == 3 and code == 4:  # RFC 1191 section 4: next-hop MTU
+                u4[D_MTU, i] = _be16(b, l4 + 6)
+        else:
+            err = t >= 1 and t <= 4
+            if t == 2:  # RFC 4443 section 3.2: Packet Too Big
+                u4[D_MTU, i] = _be32(b, l4 + 4)
+        if l4 + ip_payload > end:
+            st |= _CUT
+        u1[B_STATUS, i] = st
+        if err and l4 + 8 < end:
+            _quote(b, l4 + 8, min(end, l3 + o[3]), qo, u1, u2, u4, u8, i)
+    else:
+        u1[B_STATUS, i] = st
+
+
 @njit_unrefcounted(cache=True, nogil=True)
 def _walk(
     b: Any,
@@ -382,16 +723,7 @@ def _walk(
     counts that its inlined helpers otherwise cost on every frame: the walk took ~25%
     less time on the 2 M-packet bench file (46 to 36 ns a frame, one chunk in cache)."""
     n = len(off)
-    # defaults: 0, and 255 for "absent" window scale and ICMP type/code (one memset per
-    # block is cheaper than clearing each row's cells, which lie a column apart)
-    u1[:] = 0
-    u2[:] = 0
-    u4[:] = 0
-    u8[:] = 0
-    sack[:] = 0
-    u1[B_WS] = 255
-    u1[B_ITYPE] = 255
-    u1[B_ICODE] = 255
+    clear_blocks(u1, u2, u4, u8, sack)
     last = len(b) - 1
     for i in range(n):
         if i + PREFETCH_AHEAD < n:  # its first two cache lines hold the usual headers
@@ -406,312 +738,9 @@ def _walk(
         u2[W_LT, i] = lt[i]
         u4[D_WIRE, i] = wire[i]
         u4[D_CAP, i] = c
-        end = p + c
-        wend = p + max(np.int64(wire[i]), c)
-        k = np.int64(lt[i])
-        st = 0
-        ver = 0
-        q = p
-        vlan = 0
-        mpls = 0
-        et = -1
-        clamp = False
-        # ---- link layer -------------------------------------------------------------
-        if k == LT.LINKTYPE_ETHERNET:
-            if p + 14 > end:
-                u1[B_STATUS, i] = _TRUNC
-                continue
-            et = _be16(b, p + 12)
-            q = p + 14
-        elif k == LT.LINKTYPE_LINUX_SLL:
-            if p + 16 > end:
-                u1[B_STATUS, i] = _TRUNC
-                continue
-            et = _be16(b, p + 14)
-            q = p + 16
-        elif k == LT.LINKTYPE_LINUX_SLL2:
-            if p + 20 > end:
-                u1[B_STATUS, i] = _TRUNC
-                continue
-            et = _be16(b, p)
-            q = p + 20
-        elif k == LT.LINKTYPE_NULL or k == LT.LINKTYPE_LOOP:
-            if p + 4 > end:
-                u1[B_STATUS, i] = _TRUNC
-                continue
-            be = _be32(b, p)
-            le = (
-                _byte(b, p)
-                | (_byte(b, p + 1) << 8)
-                | (_byte(b, p + 2) << 16)
-                | (_byte(b, p + 3) << 24)
-            )
-            q = p + 4
-            if be == 2 or (k == LT.LINKTYPE_NULL and le == 2):
-                ver = 4
-            else:
-                for a in af6:
-                    if be == a or (k == LT.LINKTYPE_NULL and le == a):
-                        ver = 6
-                if ver == 0:
-                    u1[B_STATUS, i] = _NOTIP
-                    continue
-        elif k == LT.LINKTYPE_PPP or k == LT.LINKTYPE_PPP_HDLC:
-            q = p
-            if q + 2 <= end and b[q] == 0xFF and b[q + 1] == 0x03:
-                q += 2
-            if q + 1 > end:
-                u1[B_STATUS, i] = _TRUNC
-                continue
-            if b[q] & 1:
-                proto = _byte(b, q)
-                q += 1
-            else:
-                if q + 2 > end:
-                    u1[B_STATUS, i] = _TRUNC
-                    continue
-                proto = _be16(b, q)
-                q += 2
-            if proto == PPP_IPV4:
-                ver = 4
-            elif proto == PPP_IPV6:
-                ver = 6
-            else:
-                u1[B_STATUS, i] = _NOTIP
-                continue
-        elif k == LT.LINKTYPE_RAW or k == LT.DLT_RAW_12 or k == LT.DLT_RAW_14:
-            if p + 1 > end:
-                u1[B_STATUS, i] = _TRUNC
-                continue
-            ver = _byte(b, p) >> 4
-            if ver != 4 and ver != 6:
-                u1[B_STATUS, i] = _MALF
-                continue
-        elif k == LT.LINKTYPE_IPV4:
-            ver = 4
-        elif k == LT.LINKTYPE_IPV6:
-            ver = 6
-        else:
-            u1[B_STATUS, i] = _UNSUP
-            continue
-        # EtherType chain: VLAN tags, PPPoE session, MPLS
-        if et >= 0:
-            bad = False
-            for _v in range(MAX_VLAN_TAGS):
-                if et == ET_VLAN or et == ET_QINQ or et == ET_QINQ_OLD:
-                    if q + 4 > end:
-                        bad = True
-                        break
-                    et = _be16(b, q + 2)
-                    q += 4
-                    vlan += 1
-                else:
-                    break
-            u1[B_VLAN, i] = vlan
-            if bad:
-                u1[B_STATUS, i] = _TRUNC
-                continue
-            if et == ET_PPPOE_SESSION:
-                if q + 8 > end:
-                    u1[B_STATUS, i] = _TRUNC
-                    continue
-                proto = _be16(b, q + 6)
-                # the PPPoE length (RFC 2516 section 4) bounds the IP packet: Ethernet
-                # padding after it is not IP payload (as Wireshark reads it)
-                wend = min(wend, q + 6 + _be16(b, q + 4))
-                clamp = True
-                q += 8
-                if proto == PPP_IPV4:
-                    et = ET_IPV4
-                elif proto == PPP_IPV6:
-                    et = ET_IPV6
-                elif proto == PPP_MPLS_UC or proto == PPP_MPLS_MC:
-                    et = ET_MPLS_UC
-                else:
-                    et = 0
-            if et == ET_MPLS_UC or et == ET_MPLS_MC:
-                et = 0
-                for _m in range(MAX_MPLS_LABELS):
-                    if q + 4 > end:
-                        bad = True
-                        break
-                    bos = b[q + 2] & 1
-                    q += 4
-                    mpls += 1
-                    if bos:
-                        break
-                u1[B_MPLS, i] = mpls
-                if bad or q + 1 > end:
-                    u1[B_STATUS, i] = _TRUNC
-                    continue
-                nib = _byte(b, q) >> 4
-                et = ET_IPV4 if nib == 4 else (ET_IPV6 if nib == 6 else 0)
-            if et == ET_IPV4:
-                ver = 4
-            elif et == ET_IPV6:
-                ver = 6
-            else:
-                u1[B_STATUS, i] = _NOTIP
-                continue
-        # ---- network layer ----------------------------------------------------------
-        o[:] = 0
-        st |= _ip(b, q, end, wend, ver, clamp, o)
-        l3 = o[0]
-        hlen = o[2]
-        ver = int(o[1]) if hlen > 0 else 0
-        u1[B_TUN, i] = 1 if o[9] != 0 else 0
-        u4[D_IPLEN, i] = o[3]
-        u2[W_HLEN, i] = hlen
-        u2[W_FRAG, i] = o[6]
-        u1[B_MF, i] = 1 if o[7] != 0 else 0
-        # the fixed header's fields, when it was captured whole (a truncated tunnel can
-        # leave the inner header's version with the outer header's length)
-        if (ver == 4 and l3 + 20 > end) or (ver == 6 and l3 + 40 > end):
-            ver = 0
-        if ver != 0:
-            u1[B_VER, i] = ver
-            u2[W_L3, i] = l3 - p
-            u1[B_PROTO, i] = o[4]
-            _addresses(b, l3, ver, u8, i, Q_SRC_HI)
-            if ver == 4:
-                u1[B_TTL, i] = b[l3 + 8]
-                u1[B_DF, i] = (b[l3 + 6] >> 6) & 1
-                u4[D_IPID, i] = _be16(b, l3 + 4)
-            else:
-                u1[B_TTL, i] = b[l3 + 7]
-                u4[D_IPID, i] = o[8]
-        if st & (_TRUNC | _MALF | _LATER) or ver == 0:
-            u1[B_STATUS, i] = st
-            continue
-        # ---- transport layer --------------------------------------------------------
-        l4 = o[5]
-        ip_payload = l3 + o[3] - l4
-        proto = o[4]
-        if ip_payload < 0:
-            u1[B_STATUS, i] = st | _MALF
-            continue
-        if proto == P_TCP:  # RFC 9293 section 3.1
-            if l4 + 20 > end:
-                u1[B_STATUS, i] = st | (_TRUNC if ip_payload >= 20 else _MALF)
-                continue
-            u2[W_SPORT, i] = _be16(b, l4)
-            u2[W_DPORT, i] = _be16(b, l4 + 2)
-            thl = (_byte(b, l4 + 12) >> 4) * 4
-            if thl < 20 or thl > ip_payload:
-                u1[B_STATUS, i] = st | _MALF
-                continue
-            if l4 + thl > end:
-                u1[B_STATUS, i] = st | _TRUNC
-                continue
-            # options
-            x = l4 + 20
-            oend = l4 + thl
-            mss = 0
-            ws = 255
-            sackp = 0
-            hasts = 0
-            tsval = 0
-            tsecr = 0
-            nsack = 0
-            if thl == 32 and _be32(b, x) == _NOP_NOP_TS:
-                # the layout nearly every stack sends after the handshake (RFC 7323
-                # appendix A): one compare instead of the option loop, as Linux's
-                # tcp_parse_aligned_timestamp does
-                hasts = 1
-                tsval = _be32(b, x + 4)
-                tsecr = _be32(b, x + 8)
-                x = oend
-            while x < oend:
-                kind = _byte(b, x)
-                if kind == OPT_EOL:
-                    break
-                if kind == OPT_NOP:
-                    x += 1
-                    continue
-                if x + 2 > oend:
-                    st |= _MALF
-                    break
-                ln = _byte(b, x + 1)
-                if ln < 2 or x + ln > oend:
-                    st |= _MALF
-                    break
-                if kind == OPT_MSS and ln == 4:
-                    mss = _be16(b, x + 2)
-                elif kind == OPT_WS and ln == 3:
-                    ws = _byte(b, x + 2)
-                elif kind == OPT_SACK_PERM and ln == 2:
-                    sackp = 1
-                elif kind == OPT_TS and ln == 10:
-                    hasts = 1
-                    tsval = _be32(b, x + 2)
-                    tsecr = _be32(b, x + 6)
-                elif kind == OPT_SACK and ln >= 10 and (ln - 2) % 8 == 0:
-                    nb = (ln - 2) // 8
-                    for j in range(nb):
-                        if nsack < MAX_SACK_BLOCKS:
-                            sack[0, i, nsack] = _be32(b, x + 2 + 8 * j)
-                            sack[1, i, nsack] = _be32(b, x + 6 + 8 * j)
-                            nsack += 1
-                x += ln
-            if st & _MALF:
-                for j in range(nsack):
-                    sack[0, i, j] = 0
-                    sack[1, i, j] = 0
-                u1[B_STATUS, i] = st
-                continue
-            u4[D_SEQ, i] = _be32(b, l4 + 4)
-            u4[D_ACK, i] = _be32(b, l4 + 8)
-            u2[W_FLAGS, i] = _be16(b, l4 + 12) & 0xFFF  # 9 flags + 3 reserved bits
-            u2[W_WIN, i] = _be16(b, l4 + 14)
-            u1[B_THL, i] = thl
-            u4[D_PAY, i] = ip_payload - thl
-            u2[W_MSS, i] = mss
-            u1[B_WS, i] = ws
-            u1[B_SACKP, i] = sackp
-            u1[B_HASTS, i] = hasts
-            u4[D_TSVAL, i] = tsval
-            u4[D_TSECR, i] = tsecr
-            u1[B_SACKN, i] = nsack
-            if l4 + ip_payload > end:
-                st |= _CUT
-            u1[B_STATUS, i] = st
-        elif proto == P_UDP:  # RFC 768
-            if l4 + 8 > end:
-                u1[B_STATUS, i] = st | (_TRUNC if ip_payload >= 8 else _MALF)
-                continue
-            if ip_payload < 8:
-                u1[B_STATUS, i] = st | _MALF
-                continue
-            u2[W_SPORT, i] = _be16(b, l4)
-            u2[W_DPORT, i] = _be16(b, l4 + 2)
-            u4[D_PAY, i] = ip_payload - 8
-            if l4 + ip_payload > end:
-                st |= _CUT
-            u1[B_STATUS, i] = st
-        elif proto == P_ICMP or proto == P_ICMPV6:  # RFC 792, RFC 4443
-            if l4 + 8 > end:
-                u1[B_STATUS, i] = st | (_TRUNC if ip_payload >= 8 else _MALF)
-                continue
-            u4[D_PAY, i] = max(ip_payload - 8, 0)
-            t = _byte(b, l4)
-            code = _byte(b, l4 + 1)
-            u1[B_ITYPE, i] = t
-            u1[B_ICODE, i] = code
-            if proto == P_ICMP:
-                err = t == 3 or t == 4 or t == 5 or t == 11 or t == 12
-                if t == 3 and code == 4:  # RFC 1191 section 4: next-hop MTU
-                    u4[D_MTU, i] = _be16(b, l4 + 6)
-            else:
-                err = t >= 1 and t <= 4
-                if t == 2:  # RFC 4443 section 3.2: Packet Too Big
-                    u4[D_MTU, i] = _be32(b, l4 + 4)
-            if l4 + ip_payload > end:
-                st |= _CUT
-            u1[B_STATUS, i] = st
-            if err and l4 + 8 < end:
-                _quote(b, l4 + 8, min(end, l3 + o[3]), qo, u1, u2, u4, u8, i)
-        else:
-            u1[B_STATUS, i] = st
+        dissect_frame(
+            b, p, c, np.int64(wire[i]), np.int64(lt[i]), i, af6, u1, u2, u4, u8, sack, o, qo
+        )
 
 
 @njit_unrefcounted(cache=True, nogil=True)
@@ -752,7 +781,7 @@ def _quote(b: Any, qq: int, qend: int, qo: Any, u1: Any, u2: Any, u4: Any, u8: A
             u4[D_QSEQ, i] = _be32(b, ql4 + 4)
 
 
-def _new_blocks(n: int) -> tuple[npt.NDArray[Any], ...]:
+def new_blocks(n: int) -> tuple[npt.NDArray[Any], ...]:
     """Uninitialised blocks for n rows (the kernel writes every cell)."""
     return (
         np.empty((_N1, n), np.uint8),
@@ -773,6 +802,19 @@ _RETYPED = tuple(
 _BLOCK_NAMES = tuple(name for _, names in _BLOCKS for name in names)
 
 
+def table_from_blocks(blocks: tuple[npt.NDArray[Any], ...], n: int) -> PacketTable:
+    """The table of the first n rows of blocks a kernel filled (views, not copies)."""
+    if n != blocks[0].shape[1]:
+        blocks = (*(blk[:, :n] for blk in blocks[:4]), blocks[4][:, :n])
+    return PacketTable(_columns(blocks))
+
+
+def scratch() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Two 11-cell int64 arrays for `_ip`: `o` and `qo` of the kernels."""
+    both = np.empty((2, 11), np.int64)
+    return both[0], both[1]
+
+
 def _columns(blocks: tuple[npt.NDArray[Any], ...]) -> dict[str, npt.NDArray[Any]]:
     """The table's columns as rows of the blocks, each viewed with its schema dtype."""
     rows: list[npt.NDArray[Any]] = []
@@ -790,13 +832,12 @@ def _walk_args(batch: RecordBatch, blocks: tuple[npt.NDArray[Any], ...]) -> list
     """`_walk`'s arguments: the batch's record arrays, the blocks to fill, scratch."""
     b = batch
     records = [b.buf, b.data_offset, b.cap_len, b.wire_len, b.linktype, b.iface, b.ts_ns]
-    scratch = np.empty((2, 11), np.int64)
-    return [*records, b.frame, _AF6, *blocks, scratch[0], scratch[1]]
+    return [*records, b.frame, AF6, *blocks, *scratch()]
 
 
 def dissect(batch: RecordBatch, *, name: str = "") -> PacketTable:
     """Decode every frame of `batch` into the columns of `PacketTable`."""
-    blocks = _new_blocks(len(batch))
+    blocks = new_blocks(len(batch))
     if len(batch):
         _walk(*_walk_args(batch, blocks))
-    return PacketTable(_columns(blocks))
+    return table_from_blocks(blocks, len(batch))

@@ -3,7 +3,11 @@
 Owns the layout of draft-ietf-opsawg-pcap: the 24-byte file header (magic in either byte
 order, microsecond or nanosecond flavour, version, snaplen, link type with its FCS bits)
 and the 16-byte record headers. `PcapReader.batches()` streams `RecordBatch`es (see
-`chunks.ChunkedReader`); the dissector takes them from there. Also reads the "modified"
+`chunks.ChunkedReader`); the dissector takes them from there. `PcapReader.tables()` does
+both in one pass (`_dissect_records`: each record dissected as the walk reaches it, with
+the dissector's `dissect_frame` inlined), which is what `Capture.tables` uses for pcap:
+the walk's wait for each record header then overlaps the previous frame's dissection.
+Also reads the "modified"
 pcap of Kuznetzov's patched libpcap (magic 0xa1b2cd34, 24-byte record headers) that tshark
 accepts.
 """
@@ -11,14 +15,36 @@ accepts.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from pathsleuth.capture.chunks import MAX_RECORD_BYTES, ByteStream, ChunkedReader, read_prefix
+from pathsleuth.capture.chunks import (
+    MAX_BATCH_FRAMES,
+    MAX_RECORD_BYTES,
+    ByteStream,
+    ChunkedReader,
+    read_prefix,
+)
+from pathsleuth.capture.dissect import (
+    AF6,
+    D_CAP,
+    D_WIRE,
+    Q_FRAME,
+    Q_TS,
+    W_LT,
+    clear_blocks,
+    dissect_frame,
+    new_blocks,
+    scratch,
+    table_from_blocks,
+)
+from pathsleuth.capture.jit import njit_unrefcounted, prefetch
 from pathsleuth.capture.records import CaptureInfo, Interface
+from pathsleuth.capture.table import PacketTable
 from pathsleuth.errors import BadInput
 
 #: magics as read in the writer's byte order (draft-ietf-opsawg-pcap section 4)
@@ -42,13 +68,17 @@ FCS_WORD_BYTES = 2
 
 NS_PER_S = 1_000_000_000
 
+#: rows of `PcapReader.tables`' first table, before it knows the mean record size
+FIRST_TABLE_ROWS = 1024
+
 # kernel status codes
 _NEED = 0
 _FULL = 1
 _TOO_LONG = 2
+_WHOLE = 3  # `_record`: the record is all there
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always")
 def _u32(buf: npt.NDArray[np.uint8], p: int, big: bool) -> Any:
     if big:
         return (
@@ -84,23 +114,80 @@ def _walk_records(
     """Record headers from `pos` on: (frames found, stop position, status, bytes needed)."""
     cap = out_off.shape[0]
     while n < cap:
-        if end - pos < hdr_len:
-            return n, pos, _NEED, hdr_len
-        incl = _u32(buf, pos + 8, big)
-        if incl > max_caplen:
-            return n, pos, _TOO_LONG, hdr_len + incl
-        size = hdr_len + incl
-        if end - pos < size:
-            return n, pos, _NEED, size
-        sec = _u32(buf, pos, big)
-        frac = _u32(buf, pos + 4, big)
+        status, incl, need = _record(buf, pos, end, big, hdr_len, max_caplen)
+        if status != _WHOLE:
+            return n, pos, status, need
         out_rec[n] = pos
         out_off[n] = pos + hdr_len
         out_cap[n] = incl
         out_wire[n] = _u32(buf, pos + 12, big)
-        out_ts[n] = sec * 1_000_000_000 + frac * frac_ns
+        out_ts[n] = _u32(buf, pos, big) * NS_PER_S + _u32(buf, pos + 4, big) * frac_ns
         n += 1
-        pos += size
+        pos += hdr_len + incl
+    return n, pos, _FULL, 0
+
+
+@njit(cache=True, inline="always")
+def _record(
+    buf: npt.NDArray[np.uint8], pos: int, end: int, big: bool, hdr_len: int, max_caplen: int
+) -> tuple[int, Any, Any]:
+    """The record at `pos`: (status, captured length, bytes it needs). `_WHOLE` when its
+    header and data are all in `buf[:end]`; else `_NEED` or `_TOO_LONG`."""
+    if end - pos < hdr_len:
+        return _NEED, 0, hdr_len
+    incl = _u32(buf, pos + 8, big)
+    if incl > max_caplen:
+        return _TOO_LONG, incl, hdr_len + incl
+    if end - pos < hdr_len + incl:
+        return _NEED, incl, hdr_len + incl
+    return _WHOLE, incl, hdr_len + incl
+
+
+@njit_unrefcounted(cache=True, nogil=True)
+def _dissect_records(
+    buf: Any,
+    pos: int,
+    end: int,
+    big: bool,
+    hdr_len: int,
+    frac_ns: int,
+    max_caplen: int,
+    linktype: int,
+    frame0: int,
+    af6: Any,
+    u1: Any,
+    u2: Any,
+    u4: Any,
+    u8: Any,
+    sack: Any,
+    o: Any,
+    qo: Any,
+) -> tuple[Any, Any, Any, Any]:
+    """`_walk_records` and the dissector's walk (`dissect._walk`) in one pass: each record
+    is dissected into row n of the blocks as soon as it is found, up to the blocks' width.
+    Same return as `_walk_records`. One pass instead of two: the walk from record to
+    record waits on each header's cache line, and here that wait overlaps the previous
+    frame's dissection (2 M-packet bench file: ~0.05 s less of ~0.4 s)."""
+    rows = u1.shape[1]
+    clear_blocks(u1, u2, u4, u8, sack)
+    last = len(buf) - 1
+    n = 0
+    while n < rows:
+        status, incl, size = _record(buf, pos, end, big, hdr_len, max_caplen)
+        if status != _WHOLE:
+            return n, pos, status, size
+        nxt = pos + size
+        prefetch(buf, min(nxt, last))  # the next record: its header and the frame's
+        prefetch(buf, min(nxt + 64, last))
+        wire = _u32(buf, pos + 12, big)
+        u8[Q_FRAME, n] = frame0 + n
+        u8[Q_TS, n] = _u32(buf, pos, big) * NS_PER_S + _u32(buf, pos + 4, big) * frac_ns
+        u2[W_LT, n] = linktype
+        u4[D_WIRE, n] = wire
+        u4[D_CAP, n] = incl
+        dissect_frame(buf, pos + hdr_len, incl, wire, linktype, n, af6, u1, u2, u4, u8, sack, o, qo)
+        n += 1
+        pos = nxt
     return n, pos, _FULL, 0
 
 
@@ -172,7 +259,11 @@ class PcapReader(ChunkedReader):
         self._frac_ns = frac_ns
         self._snaplen = iface.snaplen
         self._max_caplen = min(max(iface.snaplen, MAXIMUM_SNAPLEN), MAX_RECORD_BYTES)
+        self._linktype = iface.linktype
         self._lt[:] = iface.linktype
+        #: frames and bytes `tables` has walked, for sizing its next table
+        self._walked_frames = 0
+        self._walked_bytes = 0
 
     def _walk(
         self, buf: npt.NDArray[np.uint8], pos: int, end: int, base: int
@@ -197,16 +288,69 @@ class PcapReader(ChunkedReader):
         )
         self._n = n
         if status == _TOO_LONG:
-            caplen = need - self._hdr_len
-            self._error = BadInput(
-                self.name,
-                f"record length {caplen} exceeds the maximum {self._max_caplen} "
-                f"(snaplen {self._snaplen}, libpcap limit {MAXIMUM_SNAPLEN}, "
-                f"hard cap {MAX_RECORD_BYTES})",
-                offset=base + pos,
-                frame=self._frame + n,
-            )
+            self._error = self._too_long(need, base + pos, self._frame + n)
         return pos, need, status == _FULL
+
+    def _too_long(self, need: int, offset: int, frame: int) -> BadInput:
+        caplen = need - self._hdr_len
+        return BadInput(
+            self.name,
+            f"record length {caplen} exceeds the maximum {self._max_caplen} "
+            f"(snaplen {self._snaplen}, libpcap limit {MAXIMUM_SNAPLEN}, "
+            f"hard cap {MAX_RECORD_BYTES})",
+            offset=offset,
+            frame=frame,
+        )
+
+    def tables(self, name: str = "") -> Iterator[PacketTable]:
+        """The capture as dissected tables, each record dissected as the walk finds it
+        (`_dissect_records`) instead of `batches` then `dissect`: the same tables, errors
+        and `info`, in one pass over the bytes. Tables own their columns."""
+
+        def step(buf: npt.NDArray[np.uint8], pos: int, end: int, base: int) -> Any:
+            blocks = new_blocks(self._rows_for(end - pos))
+            u1, u2, u4, u8, sack = blocks
+            o, qo = scratch()
+            n, stop, status, need = (
+                int(v)
+                for v in _dissect_records(
+                    buf,
+                    pos,
+                    end,
+                    self._big,
+                    self._hdr_len,
+                    self._frac_ns,
+                    self._max_caplen,
+                    self._linktype,
+                    self._frame,
+                    AF6,
+                    u1,
+                    u2,
+                    u4,
+                    u8,
+                    sack,
+                    o,
+                    qo,
+                )
+            )
+            if status == _TOO_LONG:
+                self._error = self._too_long(need, base + stop, self._frame + n)
+            self._frame += n
+            self._walked_frames += n
+            self._walked_bytes += stop - pos
+            return stop, need, status == _FULL, table_from_blocks(blocks, n) if n else None
+
+        return self._run(step, recycle=True)
+
+    def _rows_for(self, nbytes: int) -> int:
+        """Table rows to make for the records in `nbytes` of buffer: by the mean record
+        size so far, with room to spare (a table that fills up is followed by another
+        from the same buffer); at most one per smallest possible record."""
+        most = nbytes // self._hdr_len + 1
+        if self._walked_frames == 0:
+            return min(most, FIRST_TABLE_ROWS)
+        mean = self._walked_bytes / self._walked_frames
+        return max(1, min(most, int(nbytes / mean * 1.125) + 64, MAX_BATCH_FRAMES))
 
     def _truncated(self, buf: npt.NDArray[np.uint8], pos: int, end: int, base: int) -> BadInput:
         avail = end - pos

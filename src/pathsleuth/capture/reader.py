@@ -2,8 +2,9 @@
 
 `iter_captures(path)` yields one `Capture` per capture stream in the path (a plain or
 compressed file, stdin, or each capture member of a tar/zip archive). A `Capture`'s
-`tables()` reads the stream chunk by chunk (`formats.open_reader`), dissects each
-`RecordBatch` (`dissect.dissect`) and yields the tables, so memory stays bounded by the
+`tables()` reads the stream chunk by chunk (`formats.open_reader`) and yields the reader's
+dissected tables (`ChunkedReader.tables`: each `RecordBatch` through `dissect.dissect`,
+or, for pcap, records walked and dissected in one pass), so memory stays bounded by the
 chunk size whatever the file size. `tables_ahead()` is the same stream produced by a
 second thread a few chunks ahead (the analysis uses it; `decode` stays on one core).
 Streams inside an archive are sequential: finish one capture's tables before asking for
@@ -19,7 +20,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pathsleuth.capture.chunks import DEFAULT_CHUNK_BYTES
-from pathsleuth.capture.dissect import dissect
 from pathsleuth.capture.formats import open_reader
 from pathsleuth.capture.records import CaptureInfo
 from pathsleuth.capture.sources import open_captures
@@ -45,9 +45,7 @@ class Capture:
         """Dissected chunks in frame order; `info` is filled as the reader goes."""
         reader = open_reader(self.stream, self.name, chunk_bytes=self.chunk_bytes)
         self.info = reader.info
-        # dissect copies what it needs out of the batch: its buffer can be recycled
-        for batch in reader.batches(recycle=True):
-            table = dissect(batch, name=self.name)
+        for table in reader.tables(name=self.name):
             if progress is not None:
                 progress(reader.info.bytes_read, self.total_bytes)
             yield table
