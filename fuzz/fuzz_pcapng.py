@@ -14,10 +14,13 @@ import struct
 import sys
 
 import atheris
+import numba  # noqa: F401 - imported before instrumenting, so numba stays as it is
 
 # atheris rewrites the bytecode of everything it instruments, which numba's compiler
 # cannot read: leave the modules holding @njit kernels out, then instrument the readers'
-# Python methods one by one
+# Python methods one by one. numba itself is imported first: instrumented, its own
+# overloads (`int()`, ...) fail to compile when a kernel is first compiled mid-run (a
+# fresh numba cache, as in CI).
 _KERNEL_MODULES = [
     "pathsleuth.capture.pcap",
     "pathsleuth.capture.pcapng",
