@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 
+import numpy as np
 import pytest
 from _recordio import TrickleStream, drain
 from hypothesis import HealthCheck, given, settings
@@ -342,3 +343,24 @@ def test_recycled_batches_keep_their_arrays_until_the_one_after_next(fmt: str, c
     frames = [f for batch in fresh for f in batch]
     assert [f for batch in recycled for f in batch] == frames
     assert len(frames) == len(sizes)
+
+
+@pytest.mark.parametrize("count", [1023, 1024, 1025, 5000])
+def test_single_pass_tables_fill_up_and_go_on_in_the_same_buffer(count: int) -> None:
+    """`PcapReader.tables` sizes its first table at FIRST_TABLE_ROWS rows and the next
+    ones by the mean record size: a buffer holding more records than a table has rows
+    gives several tables, numbered on, equal to `batches` + `dissect`."""
+    from _recordio import assert_tables_agree
+
+    out = io.BytesIO()
+    w = PcapWriter(out, 101)
+    for i in range(count):
+        w.write(bytes([0x45]) + bytes(19 + i % 7), i * NS)
+    blob = out.getvalue()
+    reader = open_reader(io.BytesIO(blob), "x", chunk_bytes=1 << 20)
+    tables = list(reader.tables())
+    assert sum(len(t) for t in tables) == count
+    assert len(tables[0]) == min(count, pcap.FIRST_TABLE_ROWS)
+    frames = np.concatenate([t.frame for t in tables])
+    assert (frames == np.arange(1, count + 1)).all()
+    assert_tables_agree(lambda: io.BytesIO(blob), 1 << 20)
