@@ -5,9 +5,9 @@ possibly decompressing) stream into NumPy buffers of about `chunk_bytes`, let a 
 `_walk` locate every complete record in the buffer (a numba kernel writes per-frame
 offsets, lengths and timestamps into scratch arrays), hand the result on as `RecordBatch`es
 that own their buffer (or, through `tables`, as dissected `PacketTable`s), and carry the
-incomplete tail into the next buffer. A record larger
-than a chunk grows the next buffer to fit it, up to `MAX_RECORD_BYTES`. Errors found while
-walking are raised only after the frames before them have been yielded.
+incomplete tail into the next buffer. A record larger than a chunk grows the next buffer
+to fit it, up to `MAX_RECORD_BYTES`. Errors found while walking are raised only after the
+frames before them have been yielded.
 """
 
 from __future__ import annotations

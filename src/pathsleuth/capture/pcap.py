@@ -7,9 +7,8 @@ and the 16-byte record headers. `PcapReader.batches()` streams `RecordBatch`es (
 both in one pass (`_dissect_records`: each record dissected as the walk reaches it, with
 the dissector's `dissect_frame` inlined), which is what `Capture.tables` uses for pcap:
 the walk's wait for each record header then overlaps the previous frame's dissection.
-Also reads the "modified"
-pcap of Kuznetzov's patched libpcap (magic 0xa1b2cd34, 24-byte record headers) that tshark
-accepts.
+Also reads the "modified" pcap of Kuznetzov's patched libpcap (magic 0xa1b2cd34, 24-byte
+record headers) that tshark accepts.
 """
 
 from __future__ import annotations
