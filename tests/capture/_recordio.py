@@ -95,7 +95,7 @@ def _tables(make: Callable[[], object], chunk_bytes: int, fused: bool) -> tuple[
     error = None
     try:
         if fused:
-            tables.extend(reader.tables(name="test.cap"))
+            tables.extend(reader.tables())
         else:
             tables.extend(dissect(b) for b in reader.batches(recycle=True))
     except BadInput as exc:

@@ -55,7 +55,7 @@ class CaptureReader(Protocol):
 
     def batches(self, *, recycle: bool = False) -> Iterator[RecordBatch]: ...
 
-    def tables(self, name: str = "") -> Iterator[PacketTable]: ...
+    def tables(self) -> Iterator[PacketTable]: ...
 
 
 _T = TypeVar("_T")
@@ -218,12 +218,12 @@ class ChunkedReader:
 
         return self._run(step, recycle)
 
-    def tables(self, name: str = "") -> Iterator[PacketTable]:
+    def tables(self) -> Iterator[PacketTable]:
         """The capture as dissected `PacketTable`s, one per batch (`batches(recycle=True)`
         then `dissect`); the tables own their columns. A format may override this with a
         single pass that walks its records and dissects them together (`PcapReader`)."""
         for batch in self.batches(recycle=True):
-            yield dissect(batch, name=name)
+            yield dissect(batch)
 
     def _run(self, step: Callable[..., _Step[_T]], recycle: bool) -> Iterator[_T]:
         """The chunk loop: `step(buf, pos, end, base)` takes what it can from

@@ -301,7 +301,7 @@ class PcapReader(ChunkedReader):
             frame=frame,
         )
 
-    def tables(self, name: str = "") -> Iterator[PacketTable]:
+    def tables(self) -> Iterator[PacketTable]:
         """The capture as dissected tables, each record dissected as the walk finds it
         (`_dissect_records`) instead of `batches` then `dissect`: the same tables, errors
         and `info`, in one pass over the bytes. Tables own their columns."""

@@ -45,7 +45,7 @@ class Capture:
         """Dissected chunks in frame order; `info` is filled as the reader goes."""
         reader = open_reader(self.stream, self.name, chunk_bytes=self.chunk_bytes)
         self.info = reader.info
-        for table in reader.tables(name=self.name):
+        for table in reader.tables():
             if progress is not None:
                 progress(reader.info.bytes_read, self.total_bytes)
             yield table
