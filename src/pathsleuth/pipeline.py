@@ -73,6 +73,15 @@ def analyze_paths(
     return merged
 
 
+def keep_tcp_rows(
+    tcp: TableBuilder, flows: FlowIndex, table: PacketTable, keep: npt.NDArray[np.bool_] | None
+) -> None:
+    """Append what the analysis keeps of one chunk's TCP rows (`keep`, from `tcp_mask`):
+    their columns, the flow number `flows` gives each, and the derived SACK columns."""
+    extra = flows.columns(table, tcp_rows(table)) | derived(table)
+    tcp.append(table, keep, extra=extra)
+
+
 def _analyze_path(path: str, charts: bool, progress: Progress | None) -> Iterator[AnalysisResult]:
     """One result per capture stream in `path` (archive members each get their own)."""
     for cap in iter_captures(path):
@@ -86,8 +95,7 @@ def _analyze_path(path: str, charts: bool, progress: Progress | None) -> Iterato
             keep = tcp_mask(table)
             if len(tcp) == 0:
                 tcp.reserve(_expected_rows(cap.total_bytes, table, keep))
-            extra = flows.columns(table, tcp_rows(table)) | derived(table)
-            tcp.append(table, keep, extra=extra)
+            keep_tcp_rows(tcp, flows, table, keep)
             icmp.append(table, icmp_mask(table))
         summary = builder.finish(cap.info, skipped_members=cap.skipped_members)
         check_decodable(summary)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pathsleuth.capture.table import PacketTable, Status, TableBuilder
-from pathsleuth.tcp.columns import DERIVED_DTYPES, TCP_COLUMNS, derived, tcp_mask
+from pathsleuth.pipeline import keep_tcp_rows
+from pathsleuth.tcp.columns import DERIVED_DTYPES, TCP_COLUMNS, tcp_mask
 from pathsleuth.tcp.connections import build_connections, tcp_rows
 from pathsleuth.tcp.flows import FLOW_COLUMNS, FlowIndex, Flows, number_flows
 from tcp.tables import tcp_streams
@@ -61,13 +62,13 @@ def _chunked(table: PacketTable, cuts: list[int]) -> list[PacketTable]:
 
 
 def _streamed(table: PacketTable, cuts: list[int]) -> tuple[PacketTable, Flows]:
-    """What `analyze_paths` keeps of `table` read in chunks cut at `cuts`: the TCP rows
-    (the derived columns made chunk by chunk), with the flow numbers `FlowIndex` gave them alongside, moved out into `Flows`."""
+    """What `analyze_paths` keeps of `table` read in chunks cut at `cuts`, by the same
+    `keep_tcp_rows`: the TCP rows (the derived columns made chunk by chunk), with the flow
+    numbers `FlowIndex` gave them alongside, moved out into `Flows`."""
     index = FlowIndex()
     builder = TableBuilder(TCP_COLUMNS + FLOW_COLUMNS, DERIVED_DTYPES)
     for chunk in _chunked(table, cuts):
-        extra = index.columns(chunk, tcp_rows(chunk)) | derived(chunk)
-        builder.append(chunk, tcp_mask(chunk), extra=extra)
+        keep_tcp_rows(builder, index, chunk, tcp_mask(chunk))
     kept = builder.finish()
     flows = index.take(kept)
     assert set(kept.columns) == set(TCP_COLUMNS) or len(kept) == 0
