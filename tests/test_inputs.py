@@ -655,6 +655,19 @@ def test_zip_special_members_skipped(tmp_path: Path) -> None:
     ]
 
 
+def test_zip_member_with_an_empty_name_is_read(tmp_path: Path) -> None:
+    """A member named "" (fuzzer-found: ZipInfo.is_dir() raised IndexError on it) is read
+    like any file, under the sanitised name."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(""), b"fine")
+        zf.writestr(zipfile.ZipInfo("dir/"), b"")
+    path = write(tmp_path, "e.zip", buf.getvalue())
+    got, skipped = read_members(path)
+    assert got == [(f"{path}!_", b"fine")]
+    assert [(s.name, s.reason) for s in skipped] == [(f"{path}!dir", "directory")]
+
+
 def test_encrypted_and_unsupported_zip_members_skipped(tmp_path: Path) -> None:
     enc = write(tmp_path, "enc.zip", _patch_zip(make_zip([("secret", b"x" * 100)]), flag=1))
     got, skipped = read_members(enc)

@@ -1282,7 +1282,8 @@ def _seekable_start(f: IO[bytes]) -> int | None:
 
 
 def _zip_skip_reason(info: zipfile.ZipInfo) -> str | None:
-    if info.is_dir():
+    # ZipInfo.is_dir() without its IndexError on an empty name (Python 3.11 indexes [-1])
+    if info.filename.endswith("/"):
         return "directory"
     mode = info.external_attr >> 16
     if info.create_system == 3 and mode:  # 3 = Unix: high 16 bits hold st_mode
